@@ -1,0 +1,1 @@
+//! evloop (being written).

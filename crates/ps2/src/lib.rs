@@ -1,0 +1,1 @@
+//! ps2 (being written).

@@ -1,0 +1,1 @@
+//! qapi (being written).

@@ -1,0 +1,1 @@
+//! qemuopts (being written).

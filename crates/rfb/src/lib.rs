@@ -1,0 +1,1 @@
+//! rfb (being written).

@@ -1,0 +1,1 @@
+//! rfbclient (being written).

@@ -1,0 +1,1 @@
+//! vga (being written).

@@ -1,0 +1,1 @@
+//! vnc (being written).

@@ -1,0 +1,1 @@
+//! Test support: spawn the real binary, drive it with real clients.
