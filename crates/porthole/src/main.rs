@@ -1,1 +1,176 @@
-fn main() {}
+//! `porthole`: a QEMU-style, monitor-controlled emulator frontend.
+//!
+//! `main` turns the command line into a [`cli::Config`], binds the VNC listeners, builds the
+//! machine and the loop state ([`world::World`]), adds every handler to the single-threaded
+//! event loop, and runs it until a monitor, a signal or the guest asks to stop. The code map is
+//! in docs/architecture.md.
+
+mod cli;
+mod commands;
+mod hmpsock;
+mod logger;
+mod machine;
+mod world;
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, anyhow};
+use evloop::EventLoop;
+use mio::Interest;
+use qapi::{Password, SetPasswordAction};
+use vnc::{AuthMode, ListenerHandler, VncConfig, VncServer};
+
+use crate::cli::{Action, Config, MonitorSpec};
+use crate::world::{Shutdown, World};
+
+fn main() -> ExitCode {
+    logger::init();
+    match run(std::env::args().skip(1)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("porthole: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(args: impl Iterator<Item = String>) -> Result<ExitCode> {
+    let config = match cli::parse(args)? {
+        Action::Print(text) => {
+            print!("{text}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Action::Run(c) => c,
+    };
+    let started = Instant::now();
+    let Config {
+        vnc: vnc_spec,
+        monitors,
+        name,
+        start_paused,
+        guest: guest_name,
+        secrets,
+    } = *config;
+
+    // VNC first: the guest's boot screen shows where it listens.
+    let desktop_name = match &name {
+        Some(n) => format!("Porthole ({n})"),
+        None => "Porthole".to_owned(),
+    };
+    let vnc_enabled = vnc_spec.is_some();
+    let (mut vnc, password_secret) = match vnc_spec {
+        Some(s) => (
+            VncServer::new(
+                VncConfig {
+                    id: s.id,
+                    listen: s.listen,
+                    auth: s.auth,
+                    share: s.share,
+                    connections: s.connections,
+                    desktop_name,
+                },
+                (0, 0),
+            ),
+            s.password_secret,
+        ),
+        None => (
+            VncServer::new(
+                VncConfig {
+                    id: "default".into(),
+                    listen: vnc::Listen::None,
+                    auth: AuthMode::None,
+                    share: vnc::SharePolicy::AllowExclusive,
+                    connections: 32,
+                    desktop_name,
+                },
+                (0, 0),
+            ),
+            None,
+        ),
+    };
+    let (listeners, warnings) = ListenerHandler::<World>::bind_all(&mut vnc).context("-vnc")?;
+    for w in warnings {
+        eprintln!("porthole: {w}");
+    }
+    if let Some(id) = password_secret {
+        let secret = secrets
+            .iter()
+            .find(|s| s.id == id)
+            .ok_or_else(|| anyhow!("No secret with id '{id}'"))?;
+        let text = String::from_utf8(secret.value.to_vec()).map_err(|_| {
+            anyhow!("secret '{id}' is not valid UTF-8 and cannot be a VNC password")
+        })?;
+        vnc.set_password(Password::new(text), SetPasswordAction::Keep)
+            .map_err(|e| anyhow!("{e}"))?;
+    }
+
+    let mut lines = Vec::new();
+    if vnc_enabled {
+        for l in vnc.listener_descriptions() {
+            lines.push(format!("VNC server: {l}"));
+        }
+        lines.push(match vnc.config().auth {
+            AuthMode::Vnc => "VNC authentication: password required".to_owned(),
+            AuthMode::None => "VNC authentication: none".to_owned(),
+        });
+    }
+    let info = guest::BootInfo {
+        product: "Porthole".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        name: name.clone(),
+        lines,
+    };
+    let machine = machine::Machine::new(&guest_name, info, start_paused)?;
+    let (sw, sh) = (machine.surface().width(), machine.surface().height());
+    vnc.surface_resized(sw, sh);
+
+    let mut lp: EventLoop<World> = EventLoop::new()?;
+    let mut w = World {
+        machine,
+        vnc,
+        vnc_enabled,
+        name,
+        stdio: None,
+        stdio_pending: None,
+        start: started,
+        shutdown: None,
+    };
+    for l in listeners {
+        lp.add(Box::new(l), Interest::READABLE)?;
+    }
+    for m in &monitors {
+        match m {
+            MonitorSpec::Unix(path) => {
+                let l = hmpsock::MonitorListener::bind(path).context("-monitor")?;
+                lp.add(Box::new(l), Interest::READABLE)?;
+            }
+            MonitorSpec::Stdio => {
+                let remote = lp.remote();
+                let banner = monitor::hmp::banner("Porthole", env!("CARGO_PKG_VERSION"));
+                let m = monitor::stdio::StdioMonitor::spawn(banner, move |req| {
+                    let _ =
+                        remote.send(move |w: &mut World, ops| world::stdio_request(w, ops, req));
+                })?;
+                w.stdio = Some(m);
+            }
+        }
+    }
+    lp.add_signals(
+        &[libc::SIGINT, libc::SIGTERM, libc::SIGHUP],
+        |w: &mut World, _sig, ops| {
+            w.request_shutdown(Shutdown::HostSignal, ops);
+        },
+    )?;
+    world::start_ticker(&mut lp, &mut w)?;
+    log::info!("ready after {:?}", started.elapsed());
+
+    lp.run(&mut w)?;
+    let why = w.shutdown.map_or("none", Shutdown::as_str);
+    log::info!("stopped: {why}");
+    if let Some(m) = w.stdio.take() {
+        m.finish();
+    }
+    drop(lp);
+    Ok(ExitCode::SUCCESS)
+}

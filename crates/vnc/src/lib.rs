@@ -1,1 +1,84 @@
-//! vnc (being written).
+//! The VNC server: listeners and client sessions on the event loop.
+//!
+//! Layering (QEMU's `ui/vnc*.c` over `io/`): a [`listener`] accepts sockets and adds one
+//! [`client`] handler per connection to the loop. Each client handler owns its socket, its
+//! write queue and a sans-IO [`rfb::ServerSession`]; the protocol itself lives in the `rfb`
+//! crate. Shared state (password, expiry, the list of clients with their dirty maps) lives
+//! in [`VncServer`], which the caller keeps inside its loop state and exposes through
+//! [`VncHost`]. The display side only calls [`VncServer::mark_dirty`] /
+//! [`VncServer::surface_resized`] and notifies the client keys it returns; the handlers then
+//! pull updates when their viewer has asked for one.
+//!
+//! Policy beyond QEMU: a pre-authentication deadline ([`PREAUTH_TIMEOUT`]), a hard cap on
+//! each client's output queue (CVE-2017-15124 class), and `set_password connected=fail|disconnect`.
+#![forbid(unsafe_code)]
+
+mod client;
+mod listener;
+mod server;
+mod stream;
+
+pub use client::{NOTIFY_UPDATE, PREAUTH_TIMEOUT};
+pub use listener::{ListenerHandler, bind_unix, parse_target};
+pub use server::{
+    AuthMode, ClientState, Expiry, Listen, SharePolicy, VncConfig, VncEvent, VncEventKind,
+    VncServer,
+};
+
+use display::Surface;
+
+/// Errors of the VNC server.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The display address given to `-vnc` is malformed.
+    #[error("invalid VNC display address '{0}'")]
+    BadAddress(String),
+    /// `to=` with a UNIX socket.
+    #[error("Port range not support with UNIX socket")]
+    PortRangeWithUnix,
+    /// The host part could not be resolved.
+    #[error("address resolution failed for '{host}'")]
+    Resolve {
+        /// The host that failed.
+        host: String,
+        /// The resolver's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No address of the requested family.
+    #[error("no address of the requested family for '{0}'")]
+    NoAddress(String),
+    /// Binding a TCP listener failed for every port tried.
+    #[error("Failed to bind socket to {addr}")]
+    Bind {
+        /// What was tried.
+        addr: String,
+        /// The last error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Creating the UNIX socket failed.
+    #[error("Failed to bind socket to {path}")]
+    BindUnix {
+        /// The path.
+        path: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Registering a listener with the loop failed.
+    #[error("cannot register the VNC listener")]
+    Register(#[source] evloop::Error),
+}
+
+/// What the VNC server needs from the loop state that owns it.
+pub trait VncHost: 'static {
+    /// The server state.
+    fn vnc(&mut self) -> &mut VncServer;
+    /// The server state and the current display surface at once.
+    fn vnc_and_surface(&mut self) -> (&mut VncServer, &Surface);
+    /// An input event from an authenticated viewer.
+    fn input(&mut self, ev: input::InputEvent);
+    /// A connection event (QMP's VNC_CONNECTED / VNC_INITIALIZED / VNC_DISCONNECTED).
+    fn vnc_event(&mut self, _ev: VncEvent) {}
+}

@@ -1,0 +1,630 @@
+//! The command line: QEMU-compatible options into a validated [`Config`].
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, anyhow, bail};
+use qemuopts::{Key, Kind, OptionDef, Opts, OptsSpec};
+use vnc::{AuthMode, Listen, SharePolicy};
+
+/// Every option, in `--help` order.
+pub const OPTIONS: &[OptionDef] = &[
+    OptionDef {
+        name: "vnc",
+        arg: Some("[host]:d[,opts]"),
+        help: "VNC display: TCP port 5900+d on host (every address if empty),\n\
+               or unix:PATH (socket created with mode 0600), or none.\n\
+               opts: to=L (try displays d..L), ipv4=on|off, ipv6=on|off,\n\
+               password=on (VNC auth; every client is refused until a\n\
+               password is set with 'change vnc password'),\n\
+               password-secret=ID (password from a secret object),\n\
+               share=allow-exclusive|force-shared|ignore,\n\
+               connections=N (default 32), id=NAME",
+    },
+    OptionDef {
+        name: "monitor",
+        arg: Some("dev"),
+        help: "HMP monitor: stdio, none, or unix:PATH,server=on,wait=off",
+    },
+    OptionDef {
+        name: "display",
+        arg: Some("none"),
+        help: "local display: only 'none' (Porthole has no window)",
+    },
+    OptionDef {
+        name: "nodefaults",
+        arg: None,
+        help: "create no default display (otherwise, with neither -vnc nor\n\
+               -display, VNC listens on localhost:0,to=99 as QEMU does)",
+    },
+    OptionDef {
+        name: "name",
+        arg: Some("string"),
+        help: "machine name: in the VNC desktop name and 'info name'",
+    },
+    OptionDef {
+        name: "S",
+        arg: None,
+        help: "start paused: the guest runs after 'cont' (VNC serves meanwhile)",
+    },
+    OptionDef {
+        name: "object",
+        arg: Some("secret,id=ID,data=S|file=F[,format=raw|base64]"),
+        help: "create an object; type 'secret' holds a password for\n\
+               -vnc password-secret=ID (a file should be mode 0600)",
+    },
+    OptionDef {
+        name: "guest",
+        arg: Some("name"),
+        help: "built-in guest to run ('-guest help' lists them; default console)",
+    },
+    OptionDef {
+        name: "version",
+        arg: None,
+        help: "print the version and exit",
+    },
+    OptionDef {
+        name: "h",
+        arg: None,
+        help: "print this help and exit (also -help, --help)",
+    },
+    OptionDef {
+        name: "help",
+        arg: None,
+        help: "",
+    },
+];
+
+const VNC_SPEC: OptsSpec = OptsSpec {
+    option: "vnc",
+    implied: Some("vnc"),
+    keys: &[
+        Key {
+            name: "vnc",
+            kind: Kind::Str,
+            help: "[host]:d, unix:PATH or none",
+        },
+        Key {
+            name: "to",
+            kind: Kind::Number,
+            help: "last display number to try",
+        },
+        Key {
+            name: "ipv4",
+            kind: Kind::Bool,
+            help: "use IPv4",
+        },
+        Key {
+            name: "ipv6",
+            kind: Kind::Bool,
+            help: "use IPv6",
+        },
+        Key {
+            name: "password",
+            kind: Kind::Bool,
+            help: "VNC password authentication",
+        },
+        Key {
+            name: "password-secret",
+            kind: Kind::Id,
+            help: "secret object holding the password",
+        },
+        Key {
+            name: "share",
+            kind: Kind::Str,
+            help: "allow-exclusive|force-shared|ignore",
+        },
+        Key {
+            name: "connections",
+            kind: Kind::Number,
+            help: "maximum number of clients",
+        },
+        Key {
+            name: "id",
+            kind: Kind::Id,
+            help: "display id",
+        },
+    ],
+    repeatable: &[],
+};
+
+const MONITOR_SPEC: OptsSpec = OptsSpec {
+    option: "monitor",
+    implied: Some("chardev"),
+    keys: &[
+        Key {
+            name: "chardev",
+            kind: Kind::Str,
+            help: "stdio, none or unix:PATH",
+        },
+        Key {
+            name: "server",
+            kind: Kind::Bool,
+            help: "listen (must be on)",
+        },
+        Key {
+            name: "wait",
+            kind: Kind::Bool,
+            help: "wait for a client before starting (must be off)",
+        },
+    ],
+    repeatable: &[],
+};
+
+const SECRET_SPEC: OptsSpec = OptsSpec {
+    option: "object",
+    implied: Some("qom-type"),
+    keys: &[
+        Key {
+            name: "qom-type",
+            kind: Kind::Str,
+            help: "object type",
+        },
+        Key {
+            name: "id",
+            kind: Kind::Id,
+            help: "object id",
+        },
+        Key {
+            name: "data",
+            kind: Kind::Str,
+            help: "the secret",
+        },
+        Key {
+            name: "file",
+            kind: Kind::Str,
+            help: "file holding the secret",
+        },
+        Key {
+            name: "format",
+            kind: Kind::Str,
+            help: "raw|base64",
+        },
+    ],
+    repeatable: &[],
+};
+
+/// Where the HMP monitor is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MonitorSpec {
+    /// Standard input/output.
+    Stdio,
+    /// A listening UNIX socket.
+    Unix(PathBuf),
+}
+
+/// A `secret` object from the command line.
+pub struct SecretSpec {
+    /// Object id.
+    pub id: String,
+    /// The decoded secret.
+    pub value: zeroize::Zeroizing<Vec<u8>>,
+}
+
+/// The VNC display from `-vnc`.
+pub struct VncSpec {
+    /// Display id.
+    pub id: String,
+    /// Where to listen.
+    pub listen: Listen,
+    /// Authentication.
+    pub auth: AuthMode,
+    /// Secret holding the initial password.
+    pub password_secret: Option<String>,
+    /// Share policy.
+    pub share: SharePolicy,
+    /// Client limit.
+    pub connections: usize,
+}
+
+/// Everything the command line asked for.
+pub struct Config {
+    /// The VNC display, if any.
+    pub vnc: Option<VncSpec>,
+    /// HMP monitors.
+    pub monitors: Vec<MonitorSpec>,
+    /// `-name`.
+    pub name: Option<String>,
+    /// `-S`.
+    pub start_paused: bool,
+    /// `-guest`.
+    pub guest: String,
+    /// Secret objects.
+    pub secrets: Vec<SecretSpec>,
+}
+
+/// What `main` should do.
+pub enum Action {
+    /// Run the machine.
+    Run(Box<Config>),
+    /// Print this text on stdout and exit 0.
+    Print(String),
+}
+
+/// The `--help` text.
+pub fn help() -> String {
+    format!(
+        "usage: porthole [options]\n\n\
+         Porthole {} - a QEMU-style, monitor-controlled emulator frontend.\n\
+         It runs a built-in guest on an emulated VGA card and serves it over VNC;\n\
+         the HMP monitor ('-monitor stdio') accepts QEMU's commands\n\
+         (help, info vnc, change vnc password, set_password, expire_password,\n\
+         screendump, stop, cont, system_reset, quit).\n\n\
+         Options:\n{}",
+        env!("CARGO_PKG_VERSION"),
+        qemuopts::help_text(&OPTIONS[..OPTIONS.len() - 1])
+    )
+}
+
+/// Parses one option's argument; `Ok(Err(text))` when the user asked for its help (`,help`).
+fn parse_opts(
+    spec: &OptsSpec,
+    option: &str,
+    arg: &str,
+) -> Result<std::result::Result<Opts, String>> {
+    match qemuopts::parse(spec, arg) {
+        Ok(o) => Ok(Ok(o)),
+        Err(e) if e.is_help_request() => Ok(Err(spec.help_text())),
+        Err(e) => Err(located(e, option, arg)),
+    }
+}
+
+fn located(e: qemuopts::Error, option: &str, arg: &str) -> anyhow::Error {
+    let hint = e.hint();
+    let e = e.with_option(option, arg);
+    match hint {
+        Some(h) => anyhow!("{e}\n{h}"),
+        None => anyhow!("{e}"),
+    }
+}
+
+/// Parses argv (without the program name).
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Action> {
+    let items = qemuopts::split_args(OPTIONS, args).map_err(|e| anyhow!("{e}"))?;
+    let mut vnc_opts: Option<(Opts, String)> = None;
+    let mut display_none = false;
+    let mut nodefaults = false;
+    let mut monitors = Vec::new();
+    let mut cfg_name = None;
+    let mut start_paused = false;
+    let mut guest = guest::GUESTS[0].0.to_owned();
+    let mut secrets: Vec<SecretSpec> = Vec::new();
+    for (def, arg) in items {
+        let arg = arg.unwrap_or_default();
+        match def.name {
+            "h" | "help" => return Ok(Action::Print(help())),
+            "version" => {
+                return Ok(Action::Print(format!(
+                    "Porthole version {}\nA QEMU-compatible VNC and monitor frontend.\n",
+                    env!("CARGO_PKG_VERSION")
+                )));
+            }
+            "vnc" => {
+                let o = match parse_opts(&VNC_SPEC, "vnc", &arg)? {
+                    Ok(o) => o,
+                    Err(help) => return Ok(Action::Print(help)),
+                };
+                vnc_opts = Some((o, arg));
+            }
+            "display" => {
+                let o = qemuopts::parse_any(&arg, Some("type"))
+                    .map_err(|e| located(e, "display", &arg))?;
+                match o.get("type") {
+                    Some("none") if o.len() == 1 => display_none = true,
+                    Some("none") => bail!("-display {arg}: 'none' takes no options"),
+                    Some(t) => bail!(
+                        "-display {arg}: Display '{t}' is not available (Porthole only has 'none')"
+                    ),
+                    None => bail!("-display {arg}: a display type is required"),
+                }
+            }
+            "nodefaults" => nodefaults = true,
+            "monitor" => {
+                let o = match parse_opts(&MONITOR_SPEC, "monitor", &arg)? {
+                    Ok(o) => o,
+                    Err(help) => return Ok(Action::Print(help)),
+                };
+                if let Some(m) = monitor_spec(&o).map_err(|e| anyhow!("-monitor {arg}: {e}"))? {
+                    monitors.push(m);
+                }
+            }
+            "name" => {
+                let o = qemuopts::parse_any(&arg, Some("guest"))
+                    .map_err(|e| located(e, "name", &arg))?;
+                for (k, _) in o.iter() {
+                    if k != "guest" {
+                        bail!("-name {arg}: Invalid parameter '{k}'");
+                    }
+                }
+                cfg_name = o.get("guest").map(str::to_owned);
+            }
+            "S" => start_paused = true,
+            "object" => {
+                let o = qemuopts::parse_any(&arg, Some("qom-type"))
+                    .map_err(|e| located(e, "object", &arg))?;
+                let s = secret_spec(&o).map_err(|e| anyhow!("-object {arg}: {e}"))?;
+                if secrets.iter().any(|x| x.id == s.id) {
+                    bail!(
+                        "-object {arg}: attempt to add duplicate property '{}' to object (type 'container')",
+                        s.id
+                    );
+                }
+                secrets.push(s);
+            }
+            "guest" => {
+                if arg == "help" {
+                    let mut out = String::from("Built-in guests:\n");
+                    for (n, d) in guest::GUESTS {
+                        out.push_str(&format!("  {n:<12} {d}\n"));
+                    }
+                    return Ok(Action::Print(out));
+                }
+                if !guest::GUESTS.iter().any(|(n, _)| *n == arg) {
+                    let names: Vec<&str> = guest::GUESTS.iter().map(|(n, _)| *n).collect();
+                    bail!(
+                        "-guest {arg}: unknown guest '{arg}' (choices: {})",
+                        names.join(", ")
+                    );
+                }
+                guest = arg;
+            }
+            other => bail!("-{other}: not handled"),
+        }
+    }
+    let vnc = match vnc_opts {
+        Some((o, arg)) => Some(vnc_spec(&o, &secrets).map_err(|e| anyhow!("-vnc {arg}: {e}"))?),
+        None if display_none || nodefaults => None,
+        None => Some(VncSpec {
+            id: "default".into(),
+            listen: Listen::Tcp {
+                host: "localhost".into(),
+                display: 0,
+                to: Some(99),
+                ipv4: None,
+                ipv6: None,
+            },
+            auth: AuthMode::None,
+            password_secret: None,
+            share: SharePolicy::AllowExclusive,
+            connections: 32,
+        }),
+    };
+    let stdio_count = monitors
+        .iter()
+        .filter(|m| **m == MonitorSpec::Stdio)
+        .count();
+    if stdio_count > 1 {
+        bail!("-monitor stdio: cannot use stdio by multiple character devices");
+    }
+    Ok(Action::Run(Box::new(Config {
+        vnc,
+        monitors,
+        name: cfg_name,
+        start_paused,
+        guest,
+        secrets,
+    })))
+}
+
+fn monitor_spec(o: &Opts) -> Result<Option<MonitorSpec>> {
+    let dev = o.get("chardev").unwrap_or_default();
+    let socket_opts = o.contains("server") || o.contains("wait");
+    match dev {
+        "stdio" | "none" if socket_opts => bail!("'server' and 'wait' apply to unix: sockets only"),
+        "stdio" => Ok(Some(MonitorSpec::Stdio)),
+        "none" => Ok(None),
+        d if d.starts_with("unix:") => {
+            let path = &d["unix:".len()..];
+            if path.is_empty() {
+                bail!("a socket path is required after 'unix:'");
+            }
+            if o.get_bool("server") != Some(true) {
+                bail!("only server=on is supported (Porthole does not connect out)");
+            }
+            if o.get_bool("wait") != Some(false) {
+                bail!("only wait=off is supported (Porthole does not block start-up on a monitor)");
+            }
+            Ok(Some(MonitorSpec::Unix(PathBuf::from(path))))
+        }
+        "" => bail!("a character device is required (stdio, none or unix:PATH)"),
+        d => bail!("chardev '{d}' is not supported (stdio, none or unix:PATH)"),
+    }
+}
+
+fn vnc_spec(o: &Opts, secrets: &[SecretSpec]) -> Result<VncSpec> {
+    let to = match o.get_number("to") {
+        Some(t) => Some(u16::try_from(t).map_err(|_| anyhow!("Parameter 'to' is out of range"))?),
+        None => None,
+    };
+    let target = o
+        .get("vnc")
+        .ok_or_else(|| anyhow!("a display address is required, e.g. 127.0.0.1:1"))?;
+    let listen = vnc::parse_target(target, to, o.get_bool("ipv4"), o.get_bool("ipv6"))?;
+    let password = o.get_bool("password").unwrap_or(false);
+    let password_secret = o.get("password-secret").map(str::to_owned);
+    if password && password_secret.is_some() {
+        bail!("VNC password auth: 'password' flag is redundant with 'password-secret'");
+    }
+    if let Some(id) = &password_secret
+        && !secrets.iter().any(|s| &s.id == id)
+    {
+        bail!("No secret with id '{id}'");
+    }
+    let auth = if password || password_secret.is_some() {
+        AuthMode::Vnc
+    } else {
+        AuthMode::None
+    };
+    let share = match o.get("share") {
+        None | Some("allow-exclusive") => SharePolicy::AllowExclusive,
+        Some("force-shared") => SharePolicy::ForceShared,
+        Some("ignore") => SharePolicy::Ignore,
+        Some(s) => bail!(
+            "Parameter 'share' doesn't take value '{s}' (allow-exclusive, force-shared, ignore)"
+        ),
+    };
+    let connections = match o.get_number("connections") {
+        None => 32,
+        Some(0) => bail!("Parameter 'connections' must be at least 1"),
+        Some(n) => usize::try_from(n.min(4096)).unwrap_or(4096),
+    };
+    Ok(VncSpec {
+        id: o.get("id").unwrap_or("default").to_owned(),
+        listen,
+        auth,
+        password_secret,
+        share,
+        connections,
+    })
+}
+
+/// Largest secret file read.
+const MAX_SECRET_FILE: u64 = 64 * 1024;
+
+fn secret_spec(o: &Opts) -> Result<SecretSpec> {
+    let kind = o.get("qom-type").unwrap_or_default();
+    if kind != "secret" {
+        bail!("invalid object type: {kind} (Porthole supports 'secret')");
+    }
+    let checked = o.check_keys(&SECRET_SPEC)?;
+    let id = checked
+        .get("id")
+        .ok_or_else(|| anyhow!("Parameter 'id' is missing"))?
+        .to_owned();
+    let raw: Vec<u8> = match (checked.get("data"), checked.get("file")) {
+        (Some(_), Some(_)) => bail!("'data' and 'file' are mutually exclusive"),
+        (None, None) => bail!("Either 'data' or 'file' must be provided"),
+        (Some(d), None) => d.as_bytes().to_vec(),
+        (None, Some(f)) => read_secret_file(f)?,
+    };
+    let value = match checked.get("format").unwrap_or("raw") {
+        "raw" => raw,
+        "base64" => {
+            decode_base64(&raw).ok_or_else(|| anyhow!("Invalid base64 data in secret '{id}'"))?
+        }
+        other => bail!("Parameter 'format' doesn't take value '{other}' (raw, base64)"),
+    };
+    Ok(SecretSpec {
+        id,
+        value: zeroize::Zeroizing::new(value),
+    })
+}
+
+fn read_secret_file(path: &str) -> Result<Vec<u8>> {
+    let meta = std::fs::metadata(path).with_context(|| format!("Unable to read {path}"))?;
+    if meta.len() > MAX_SECRET_FILE {
+        bail!("Secret file {path} is larger than {MAX_SECRET_FILE} bytes");
+    }
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        eprintln!(
+            "porthole: warning: secret file {path} has mode {mode:04o}; \
+             it should be readable by its owner only (chmod 600)"
+        );
+    }
+    let data = std::fs::read(path).with_context(|| format!("Unable to read {path}"))?;
+    Ok(data)
+}
+
+/// Standard base64 (padding optional; whitespace not allowed, as glib's strict decoder).
+fn decode_base64(s: &[u8]) -> Option<Vec<u8>> {
+    let val = |c: u8| -> Option<u32> {
+        Some(u32::from(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        }))
+    };
+    let s = s
+        .strip_suffix(b"==")
+        .or_else(|| s.strip_suffix(b"="))
+        .unwrap_or(s);
+    if s.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(s.len() / 4 * 3 + 2);
+    for chunk in s.chunks(4) {
+        let mut acc = 0u32;
+        for &c in chunk {
+            acc = (acc << 6) | val(c)?;
+        }
+        let bytes = acc.to_be_bytes();
+        match chunk.len() {
+            4 => out.extend_from_slice(&bytes[1..4]),
+            3 => out.extend_from_slice(&(acc << 6).to_be_bytes()[1..3]),
+            2 => out.push((acc >> 4).to_be_bytes()[3]),
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_owned).collect()
+    }
+
+    fn err(s: &str) -> String {
+        match parse(args(s)) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("{s} parsed"),
+        }
+    }
+
+    #[test]
+    fn base64() {
+        assert_eq!(decode_base64(b"c2VjcmV0").unwrap(), b"secret");
+        assert_eq!(decode_base64(b"c2VjcmV0MQ==").unwrap(), b"secret1");
+        assert_eq!(decode_base64(b"c2VjcmV0MTI=").unwrap(), b"secret12");
+        assert!(decode_base64(b"c2V*").is_none());
+    }
+
+    #[test]
+    fn errors_name_the_option() {
+        assert_eq!(err("-bogus"), "-bogus: invalid option");
+        assert!(err("-vnc").contains("-vnc"));
+        assert_eq!(
+            err("-vnc :1,foo=bar"),
+            "-vnc :1,foo=bar: Invalid parameter 'foo'"
+        );
+        assert!(err("-vnc :1,password=maybe").contains("password"));
+        assert!(err("-monitor bogus").starts_with("-monitor bogus:"));
+        assert!(err("-guest nosuch").contains("nosuch"));
+        assert!(err("-object secret,data=x").contains("id"));
+        assert!(err("-vnc :1,password-secret=nope").contains("nope"));
+        assert!(err("-display gtk").contains("gtk"));
+        assert!(err("-vnc unix:/tmp/x,to=3").contains("UNIX"));
+    }
+
+    #[test]
+    fn good_lines() {
+        let Action::Run(c) = parse(args(
+            "-vnc 127.0.0.1:1,password=on -monitor stdio -name vm1 -S",
+        ))
+        .unwrap() else {
+            panic!()
+        };
+        let v = c.vnc.unwrap();
+        assert_eq!(v.auth, AuthMode::Vnc);
+        assert_eq!(c.monitors, vec![MonitorSpec::Stdio]);
+        assert_eq!(c.name.as_deref(), Some("vm1"));
+        assert!(c.start_paused);
+        let Action::Run(c) = parse(args(
+            "-object secret,id=pw0,data=c2VjcmV0,format=base64 -vnc :2,password-secret=pw0",
+        ))
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(c.secrets[0].value.as_slice(), b"secret");
+        let Action::Run(c) = parse(args("-display none")).unwrap() else {
+            panic!()
+        };
+        assert!(c.vnc.is_none());
+    }
+}

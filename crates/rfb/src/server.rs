@@ -1,0 +1,789 @@
+//! The server-side session state machine.
+
+use std::collections::VecDeque;
+
+use crate::pixel::Converter;
+use crate::{
+    Error, MAX_BACKLOG, MAX_CUT_TEXT, MAX_ENCODINGS, MAX_UNIT, PixelFormat,
+    REASON_UNSUPPORTED_SECURITY, SERVER_VERSION, client_msg, encoding, server_msg,
+};
+
+/// Length of the VNC authentication challenge.
+const CHALLENGE_LEN: usize = 16;
+
+/// The security type the server offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Security {
+    /// No authentication (type 1).
+    None,
+    /// VNC DES challenge/response (type 2).
+    VncAuth,
+}
+
+impl Security {
+    /// The RFB security-type number.
+    #[must_use]
+    pub fn code(self) -> u8 {
+        match self {
+            Security::None => 1,
+            Security::VncAuth => 2,
+        }
+    }
+}
+
+/// Per-connection configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// The single security type offered.
+    pub security: Security,
+    /// The VNC authentication challenge (fresh random bytes per connection).
+    /// Ignored for [`Security::None`].
+    pub challenge: [u8; 16],
+    /// Desktop name sent in ServerInit.
+    pub name: String,
+}
+
+/// Where the session is in the protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Phase {
+    /// Waiting for the client's version greeting.
+    Version,
+    /// 3.7/3.8: waiting for the client's security-type choice.
+    Security,
+    /// Waiting for the 16-byte response, or for [`ServerSession::auth_result`].
+    VncAuth,
+    /// Waiting for ClientInit, or for [`ServerSession::server_init`].
+    ClientInit,
+    /// Normal protocol messages.
+    Normal,
+    /// The session is over; flush any output and close the connection.
+    Closed,
+}
+
+/// Something the client did, for the caller to act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The client's VNC authentication response. Check it and call
+    /// [`ServerSession::auth_result`].
+    VncAuthResponse([u8; 16]),
+    /// ClientInit. Apply the share policy, then call [`ServerSession::server_init`].
+    ClientInit {
+        /// The client is willing to share the desktop with other clients.
+        shared: bool,
+    },
+    /// The client's new pixel format (already validated and in effect).
+    SetPixelFormat(PixelFormat),
+    /// The client's encodings in preference order (already in effect): the first
+    /// [`MAX_ENCODINGS`] distinct values.
+    SetEncodings(Vec<i32>),
+    /// FramebufferUpdateRequest with the raw values; the caller clamps.
+    UpdateRequest {
+        /// Only changes are wanted.
+        incremental: bool,
+        /// Left edge.
+        x: u16,
+        /// Top edge.
+        y: u16,
+        /// Width.
+        w: u16,
+        /// Height.
+        h: u16,
+    },
+    /// KeyEvent.
+    Key {
+        /// Pressed (true) or released.
+        down: bool,
+        /// X11 keysym.
+        keysym: u32,
+    },
+    /// PointerEvent.
+    Pointer {
+        /// Button mask (bit 0 = left).
+        buttons: u8,
+        /// X position.
+        x: u16,
+        /// Y position.
+        y: u16,
+    },
+    /// ClientCutText: at most [`MAX_CUT_TEXT`] bytes of ISO-8859-1 text.
+    CutText(Vec<u8>),
+}
+
+/// A view of the server framebuffer: `0x00RRGGBB` pixels, row-major.
+#[derive(Clone, Copy, Debug)]
+pub struct Framebuffer<'a> {
+    /// Pixels; row `y` starts at `y * stride`.
+    pub pixels: &'a [u32],
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Distance between rows, in pixels.
+    pub stride: u32,
+}
+
+/// A rectangle in framebuffer coordinates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Rect {
+    /// Left edge.
+    pub x: u32,
+    /// Top edge.
+    pub y: u32,
+    /// Width.
+    pub w: u32,
+    /// Height.
+    pub h: u32,
+}
+
+impl Rect {
+    /// A rectangle from its position and size.
+    #[must_use]
+    pub fn new(x: u32, y: u32, w: u32, h: u32) -> Self {
+        Rect { x, y, w, h }
+    }
+
+    /// This rectangle cut to `0..width` × `0..height`.
+    #[must_use]
+    pub fn clamp(&self, width: u32, height: u32) -> Rect {
+        let x = self.x.min(width);
+        let y = self.y.min(height);
+        Rect {
+            x,
+            y,
+            w: self.w.min(width - x),
+            h: self.h.min(height - y),
+        }
+    }
+
+    /// Whether the rectangle covers no pixel.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.w == 0 || self.h == 0
+    }
+}
+
+/// Internal state; [`Phase`] is its public projection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Version,
+    SecurityChoice,
+    AuthResponse,
+    AwaitAuthResult,
+    ClientInit,
+    AwaitServerInit,
+    Normal,
+    Closed,
+}
+
+/// A message body that is streamed rather than buffered whole.
+#[derive(Debug)]
+enum Stream {
+    None,
+    /// SetEncodings entries still to come.
+    Encodings {
+        remaining: u16,
+        list: Vec<i32>,
+    },
+    /// ClientCutText bytes still to come.
+    CutText {
+        remaining: u32,
+        data: Vec<u8>,
+    },
+}
+
+/// One RFB server connection, without I/O. See the crate documentation.
+#[derive(Debug)]
+pub struct ServerSession {
+    cfg: ServerConfig,
+    state: State,
+    minor: u8,
+    /// The current fixed-size unit, at most [`MAX_UNIT`] bytes.
+    unit: Vec<u8>,
+    stream: Stream,
+    /// Input that arrived while waiting for the caller, at most [`MAX_BACKLOG`].
+    backlog: Vec<u8>,
+    /// An error found while replaying the backlog outside `feed`.
+    deferred_error: Option<Error>,
+    events: VecDeque<Event>,
+    out: Vec<u8>,
+    out_pos: usize,
+    conv: Converter,
+    encodings: Vec<i32>,
+}
+
+impl ServerSession {
+    /// Starts a session; the server's version greeting is queued at once.
+    #[must_use]
+    pub fn new(cfg: ServerConfig) -> Self {
+        ServerSession {
+            cfg,
+            state: State::Version,
+            minor: 0,
+            unit: Vec::with_capacity(MAX_UNIT),
+            stream: Stream::None,
+            backlog: Vec::new(),
+            deferred_error: None,
+            events: VecDeque::new(),
+            out: SERVER_VERSION.to_vec(),
+            out_pos: 0,
+            conv: Converter::new(PixelFormat::NATIVE),
+            encodings: Vec::new(),
+        }
+    }
+
+    /// Consumes client bytes. Partial messages are kept (bounded) until the rest
+    /// arrives; decoded messages become [`Event`]s.
+    ///
+    /// While the session waits for [`auth_result`](Self::auth_result) or
+    /// [`server_init`](Self::server_init), input is held (at most [`MAX_BACKLOG`]
+    /// bytes) and processed once the caller answers.
+    ///
+    /// # Errors
+    /// On a protocol violation the session queues whatever the protocol sends on
+    /// failure, enters [`Phase::Closed`] and returns the violation; the caller
+    /// should flush the output and close. Feeding a closed session returns
+    /// [`Error::Closed`] (or the violation found while replaying held input).
+    pub fn feed(&mut self, input: &[u8]) -> Result<(), Error> {
+        if self.state == State::Closed {
+            return Err(self.deferred_error.take().unwrap_or(Error::Closed));
+        }
+        let mut input = input;
+        let result = self.run(&mut input);
+        if result.is_err() {
+            self.close();
+        }
+        result
+    }
+
+    /// The next decoded event, oldest first.
+    pub fn next_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Bytes queued for the client that have not been consumed yet.
+    #[must_use]
+    pub fn output(&self) -> &[u8] {
+        &self.out[self.out_pos..]
+    }
+
+    /// Marks the first `n` bytes of [`output`](Self::output) as written (for a
+    /// writer that may write partially). `n` larger than the queue empties it.
+    pub fn consume_output(&mut self, n: usize) {
+        self.out_pos = self.out_pos.saturating_add(n).min(self.out.len());
+        if self.out_pos == self.out.len() {
+            self.out.clear();
+            self.out_pos = 0;
+        } else if self.out_pos >= 64 * 1024 && self.out_pos * 2 >= self.out.len() {
+            self.out.drain(..self.out_pos);
+            self.out_pos = 0;
+        }
+    }
+
+    /// Takes every queued output byte.
+    pub fn take_output(&mut self) -> Vec<u8> {
+        let mut out = std::mem::take(&mut self.out);
+        if self.out_pos > 0 {
+            out.drain(..self.out_pos);
+            self.out_pos = 0;
+        }
+        out
+    }
+
+    /// Whether output is queued.
+    #[must_use]
+    pub fn has_output(&self) -> bool {
+        self.out_pos < self.out.len()
+    }
+
+    /// Number of queued output bytes (for throttling).
+    #[must_use]
+    pub fn output_len(&self) -> usize {
+        self.out.len() - self.out_pos
+    }
+
+    /// Where the session is in the protocol.
+    #[must_use]
+    pub fn phase(&self) -> Phase {
+        match self.state {
+            State::Version => Phase::Version,
+            State::SecurityChoice => Phase::Security,
+            State::AuthResponse | State::AwaitAuthResult => Phase::VncAuth,
+            State::ClientInit | State::AwaitServerInit => Phase::ClientInit,
+            State::Normal => Phase::Normal,
+            State::Closed => Phase::Closed,
+        }
+    }
+
+    /// The negotiated minor version (3, 7 or 8), or 0 before the client's greeting.
+    #[must_use]
+    pub fn minor_version(&self) -> u8 {
+        self.minor
+    }
+
+    /// Whether the session waits for [`auth_result`](Self::auth_result).
+    #[must_use]
+    pub fn awaiting_auth_result(&self) -> bool {
+        self.state == State::AwaitAuthResult
+    }
+
+    /// Whether the session waits for [`server_init`](Self::server_init).
+    #[must_use]
+    pub fn awaiting_server_init(&self) -> bool {
+        self.state == State::AwaitServerInit
+    }
+
+    /// Input bytes held inside the session (partial message, held backlog and cut
+    /// text being collected). Never more than [`crate::MAX_BUFFERED_INPUT`].
+    #[must_use]
+    pub fn buffered_input_len(&self) -> usize {
+        let streamed = match &self.stream {
+            Stream::CutText { data, .. } => data.len(),
+            Stream::None | Stream::Encodings { .. } => 0,
+        };
+        self.unit.len() + self.backlog.len() + streamed
+    }
+
+    /// Answers a [`Event::VncAuthResponse`].
+    ///
+    /// `Ok` sends SecurityResult 0 and moves on to ClientInit. `Err(reason)` sends
+    /// SecurityResult 1, followed on 3.8 by the reason (length without a trailing
+    /// NUL), and closes the session. Ignored unless the session waits for it.
+    ///
+    /// Input held meanwhile is processed at once; if it violates the protocol the
+    /// session is [`Phase::Closed`] afterwards and the next [`feed`](Self::feed)
+    /// returns the violation.
+    pub fn auth_result(&mut self, result: Result<(), &str>) {
+        if self.state != State::AwaitAuthResult {
+            return;
+        }
+        match result {
+            Ok(()) => {
+                self.put_u32(0);
+                self.state = State::ClientInit;
+                self.replay_backlog();
+            }
+            Err(reason) => {
+                self.security_failure(reason);
+                self.close();
+            }
+        }
+    }
+
+    /// Answers [`Event::ClientInit`]: sends ServerInit with [`PixelFormat::NATIVE`]
+    /// and the configured name, and enters [`Phase::Normal`]. Ignored unless the
+    /// session waits for it. Held input is then processed as for
+    /// [`auth_result`](Self::auth_result).
+    pub fn server_init(&mut self, width: u16, height: u16) {
+        if self.state != State::AwaitServerInit {
+            return;
+        }
+        self.put_u16(width);
+        self.put_u16(height);
+        self.put(&PixelFormat::NATIVE.to_bytes());
+        let name = self.cfg.name.clone();
+        self.put_string(&name);
+        self.state = State::Normal;
+        self.replay_backlog();
+    }
+
+    /// The client's current pixel format.
+    #[must_use]
+    pub fn pixel_format(&self) -> PixelFormat {
+        *self.conv.format()
+    }
+
+    /// The client's current encodings, in its order of preference.
+    #[must_use]
+    pub fn encodings(&self) -> &[i32] {
+        &self.encodings
+    }
+
+    /// Whether the client understands the DesktopSize pseudo-encoding.
+    #[must_use]
+    pub fn wants_desktop_size(&self) -> bool {
+        self.encodings.contains(&encoding::DESKTOP_SIZE)
+    }
+
+    /// Queues a FramebufferUpdate with one Raw rectangle per non-empty rect, in
+    /// the client's pixel format.
+    ///
+    /// Rects are cut to the framebuffer (and to the 16-bit protocol range); empty
+    /// ones are dropped. Nothing is sent when none remains, or outside
+    /// [`Phase::Normal`]. A pixel slice shorter than `stride × height` is treated
+    /// as a framebuffer of only the complete rows it holds. More than 65535 rects
+    /// are split over several FramebufferUpdate messages.
+    pub fn write_update(&mut self, fb: &Framebuffer<'_>, rects: &[Rect]) {
+        if self.state != State::Normal {
+            return;
+        }
+        let (width, height) = usable_size(fb);
+        let rects: Vec<Rect> = rects
+            .iter()
+            .map(|r| r.clamp(width, height))
+            .filter(|r| !r.is_empty())
+            .collect();
+        for chunk in rects.chunks(usize::from(u16::MAX)) {
+            self.put(&[server_msg::FRAMEBUFFER_UPDATE, 0]);
+            self.put_u16(u16::try_from(chunk.len()).unwrap_or(u16::MAX));
+            for r in chunk {
+                self.put_rect_header(r, encoding::RAW);
+                let bpp = self.conv.format().bytes_per_pixel();
+                let (x, w) = (to_usize(r.x), to_usize(r.w));
+                self.out.reserve(w * to_usize(r.h) * bpp);
+                for row in r.y..r.y + r.h {
+                    let start = to_usize(row) * to_usize(fb.stride) + x;
+                    self.conv
+                        .write_pixels(&fb.pixels[start..start + w], &mut self.out);
+                }
+            }
+        }
+    }
+
+    /// Queues a FramebufferUpdate carrying one DesktopSize pseudo-rectangle.
+    ///
+    /// Returns false and sends nothing unless the client asked for DesktopSize
+    /// ([`wants_desktop_size`](Self::wants_desktop_size)) and the session is in
+    /// [`Phase::Normal`].
+    pub fn write_desktop_size(&mut self, width: u16, height: u16) -> bool {
+        if self.state != State::Normal || !self.wants_desktop_size() {
+            return false;
+        }
+        self.put(&[server_msg::FRAMEBUFFER_UPDATE, 0]);
+        self.put_u16(1);
+        self.put_rect_header(
+            &Rect::new(0, 0, u32::from(width), u32::from(height)),
+            encoding::DESKTOP_SIZE,
+        );
+        true
+    }
+
+    // ---- input processing ----
+
+    /// Processes as much of `input` as possible.
+    fn run(&mut self, input: &mut &[u8]) -> Result<(), Error> {
+        loop {
+            match self.state {
+                State::Closed => {
+                    *input = &[];
+                    return Ok(());
+                }
+                State::AwaitAuthResult | State::AwaitServerInit => {
+                    if self.backlog.len() + input.len() > MAX_BACKLOG {
+                        return Err(Error::BacklogOverflow);
+                    }
+                    self.backlog.extend_from_slice(input);
+                    *input = &[];
+                    return Ok(());
+                }
+                _ => {}
+            }
+            if let Stream::CutText { remaining, data } = &mut self.stream {
+                let take = input.len().min(to_usize(*remaining));
+                data.extend_from_slice(&input[..take]);
+                *input = &input[take..];
+                *remaining -= u32::try_from(take).unwrap_or(*remaining);
+                if *remaining > 0 {
+                    return Ok(());
+                }
+                let data = std::mem::take(data);
+                self.stream = Stream::None;
+                self.events.push_back(Event::CutText(data));
+                continue;
+            }
+            let need = self.unit_len();
+            let take = need.saturating_sub(self.unit.len()).min(input.len());
+            self.unit.extend_from_slice(&input[..take]);
+            *input = &input[take..];
+            if self.unit.len() < need {
+                return Ok(());
+            }
+            // The first byte of a message may reveal that it is longer.
+            if self.unit_len() > self.unit.len() {
+                continue;
+            }
+            self.handle_unit()?;
+            self.unit.clear();
+        }
+    }
+
+    /// Total length of the fixed-size unit the session currently expects.
+    fn unit_len(&self) -> usize {
+        match self.state {
+            State::Version => SERVER_VERSION.len(),
+            State::AuthResponse => CHALLENGE_LEN,
+            State::SecurityChoice | State::ClientInit => 1,
+            State::AwaitAuthResult | State::AwaitServerInit | State::Closed => 0,
+            State::Normal => {
+                if matches!(self.stream, Stream::Encodings { .. }) {
+                    return 4;
+                }
+                match self.unit.first() {
+                    None => 1,
+                    Some(&client_msg::SET_PIXEL_FORMAT) => 20,
+                    Some(&client_msg::SET_ENCODINGS) => 4,
+                    Some(&client_msg::FRAMEBUFFER_UPDATE_REQUEST) => 10,
+                    Some(&client_msg::KEY_EVENT) => 8,
+                    Some(&client_msg::POINTER_EVENT) => 6,
+                    Some(&client_msg::CLIENT_CUT_TEXT) => 8,
+                    Some(_) => 1,
+                }
+            }
+        }
+    }
+
+    /// Acts on the complete unit in `self.unit`.
+    fn handle_unit(&mut self) -> Result<(), Error> {
+        match self.state {
+            State::Version => self.handle_version(),
+            State::SecurityChoice => self.handle_security_choice(),
+            State::AuthResponse => {
+                let mut response = [0u8; CHALLENGE_LEN];
+                response.copy_from_slice(&self.unit);
+                self.events.push_back(Event::VncAuthResponse(response));
+                self.state = State::AwaitAuthResult;
+                Ok(())
+            }
+            State::ClientInit => {
+                self.events.push_back(Event::ClientInit {
+                    shared: self.unit[0] != 0,
+                });
+                self.state = State::AwaitServerInit;
+                Ok(())
+            }
+            State::Normal => self.handle_message(),
+            State::AwaitAuthResult | State::AwaitServerInit | State::Closed => Ok(()),
+        }
+    }
+
+    fn handle_version(&mut self) -> Result<(), Error> {
+        let Some(minor) = parse_version(&self.unit) else {
+            self.put_u32(0);
+            return Err(Error::BadVersion(
+                String::from_utf8_lossy(&self.unit)
+                    .escape_debug()
+                    .to_string(),
+            ));
+        };
+        self.minor = minor;
+        let code = self.cfg.security.code();
+        if minor == 3 {
+            self.put_u32(u32::from(code));
+            self.start_security();
+        } else {
+            self.put(&[1, code]);
+            self.state = State::SecurityChoice;
+        }
+        Ok(())
+    }
+
+    fn handle_security_choice(&mut self) -> Result<(), Error> {
+        let chosen = self.unit[0];
+        let offered = self.cfg.security.code();
+        if chosen != offered {
+            self.security_failure(REASON_UNSUPPORTED_SECURITY);
+            return Err(Error::SecurityTypeMismatch { offered, chosen });
+        }
+        if self.cfg.security == Security::None && self.minor >= 8 {
+            self.put_u32(0);
+        }
+        self.start_security();
+        Ok(())
+    }
+
+    /// Runs the agreed security type once it is settled.
+    fn start_security(&mut self) {
+        match self.cfg.security {
+            Security::None => self.state = State::ClientInit,
+            Security::VncAuth => {
+                let challenge = self.cfg.challenge;
+                self.put(&challenge);
+                self.state = State::AuthResponse;
+            }
+        }
+    }
+
+    fn handle_message(&mut self) -> Result<(), Error> {
+        if let Stream::Encodings { remaining, list } = &mut self.stream {
+            let enc = i32::from_be_bytes(be4(&self.unit[0..4]));
+            if list.len() < MAX_ENCODINGS && !list.contains(&enc) {
+                list.push(enc);
+            }
+            *remaining -= 1;
+            if *remaining == 0 {
+                let list = std::mem::take(list);
+                self.stream = Stream::None;
+                self.finish_encodings(list);
+            }
+            return Ok(());
+        }
+        let u = &self.unit;
+        match u[0] {
+            client_msg::SET_PIXEL_FORMAT => {
+                let mut b = [0u8; 16];
+                b.copy_from_slice(&u[4..20]);
+                let pf = PixelFormat::parse(&b)?;
+                if pf != *self.conv.format() {
+                    self.conv = Converter::new(pf);
+                }
+                self.events.push_back(Event::SetPixelFormat(pf));
+            }
+            client_msg::SET_ENCODINGS => {
+                let count = u16::from_be_bytes([u[2], u[3]]);
+                if count == 0 {
+                    self.finish_encodings(Vec::new());
+                } else {
+                    let cap = usize::from(count).min(MAX_ENCODINGS);
+                    self.stream = Stream::Encodings {
+                        remaining: count,
+                        list: Vec::with_capacity(cap),
+                    };
+                }
+            }
+            client_msg::FRAMEBUFFER_UPDATE_REQUEST => {
+                self.events.push_back(Event::UpdateRequest {
+                    incremental: u[1] != 0,
+                    x: u16::from_be_bytes([u[2], u[3]]),
+                    y: u16::from_be_bytes([u[4], u[5]]),
+                    w: u16::from_be_bytes([u[6], u[7]]),
+                    h: u16::from_be_bytes([u[8], u[9]]),
+                });
+            }
+            client_msg::KEY_EVENT => {
+                self.events.push_back(Event::Key {
+                    down: u[1] != 0,
+                    keysym: u32::from_be_bytes(be4(&u[4..8])),
+                });
+            }
+            client_msg::POINTER_EVENT => {
+                self.events.push_back(Event::Pointer {
+                    buttons: u[1],
+                    x: u16::from_be_bytes([u[2], u[3]]),
+                    y: u16::from_be_bytes([u[4], u[5]]),
+                });
+            }
+            client_msg::CLIENT_CUT_TEXT => {
+                let len = u32::from_be_bytes(be4(&u[4..8]));
+                if len > MAX_CUT_TEXT {
+                    return Err(Error::CutTextTooLong(len));
+                }
+                if len == 0 {
+                    self.events.push_back(Event::CutText(Vec::new()));
+                } else {
+                    self.stream = Stream::CutText {
+                        remaining: len,
+                        data: Vec::new(),
+                    };
+                }
+            }
+            other => return Err(Error::UnknownMessage(other)),
+        }
+        Ok(())
+    }
+
+    fn finish_encodings(&mut self, list: Vec<i32>) {
+        self.encodings.clone_from(&list);
+        self.events.push_back(Event::SetEncodings(list));
+    }
+
+    /// Processes input held while waiting for the caller.
+    fn replay_backlog(&mut self) {
+        let backlog = std::mem::take(&mut self.backlog);
+        let mut input = &backlog[..];
+        if let Err(e) = self.run(&mut input) {
+            self.close();
+            self.deferred_error = Some(e);
+        }
+    }
+
+    /// Queues a failed SecurityResult (with the reason on 3.8).
+    fn security_failure(&mut self, reason: &str) {
+        self.put_u32(1);
+        if self.minor >= 8 {
+            self.put_string(reason);
+        }
+    }
+
+    fn close(&mut self) {
+        self.state = State::Closed;
+        self.unit.clear();
+        self.backlog = Vec::new();
+        self.stream = Stream::None;
+    }
+
+    // ---- output helpers ----
+
+    fn put(&mut self, b: &[u8]) {
+        self.out.extend_from_slice(b);
+    }
+
+    fn put_u16(&mut self, v: u16) {
+        self.put(&v.to_be_bytes());
+    }
+
+    fn put_u32(&mut self, v: u32) {
+        self.put(&v.to_be_bytes());
+    }
+
+    /// U32 length + bytes; a string longer than `u32::MAX` bytes is cut.
+    fn put_string(&mut self, s: &str) {
+        let bytes = s.as_bytes();
+        let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+        self.put_u32(len);
+        self.put(&bytes[..to_usize(len)]);
+    }
+
+    /// A rectangle header; coordinates were clamped to the u16 range earlier.
+    fn put_rect_header(&mut self, r: &Rect, enc: i32) {
+        for v in [r.x, r.y, r.w, r.h] {
+            self.put_u16(u16::try_from(v).unwrap_or(u16::MAX));
+        }
+        self.put(&enc.to_be_bytes());
+    }
+}
+
+/// Parses `RFB xxx.yyy\n` and maps the version to the minor version we speak.
+fn parse_version(b: &[u8]) -> Option<u8> {
+    let b: &[u8; 12] = b.try_into().ok()?;
+    if &b[0..4] != b"RFB " || b[7] != b'.' || b[11] != b'\n' {
+        return None;
+    }
+    let num = |d: &[u8]| -> Option<u32> {
+        d.iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    let major = num(&b[4..7])?;
+    let minor = num(&b[8..11])?;
+    match (major, minor) {
+        (3, 3..=5) => Some(3),
+        (3, 7) => Some(7),
+        (3, 8..) => Some(8),
+        _ => None,
+    }
+}
+
+/// The part of `fb` that its pixel slice really holds, cut to the u16 range.
+fn usable_size(fb: &Framebuffer<'_>) -> (u32, u32) {
+    let max = u32::from(u16::MAX);
+    let width = fb.width.min(fb.stride).min(max);
+    let len = fb.pixels.len();
+    let (w, stride) = (to_usize(width), to_usize(fb.stride));
+    let rows = if width == 0 || len < w {
+        0
+    } else {
+        (len - w) / stride + 1
+    };
+    let height = fb
+        .height
+        .min(max)
+        .min(u32::try_from(rows).unwrap_or(u32::MAX));
+    (width, height)
+}
+
+fn to_usize(v: u32) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+
+fn be4(b: &[u8]) -> [u8; 4] {
+    [b[0], b[1], b[2], b[3]]
+}

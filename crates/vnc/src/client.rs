@@ -1,0 +1,426 @@
+//! One VNC client: socket, bounded write queue, RFB session, update scheduling.
+
+use std::cell::Cell;
+use std::io::{self, Read, Write};
+use std::marker::PhantomData;
+use std::rc::Rc;
+use std::time::{Duration, SystemTime};
+
+use display::Rect;
+use evloop::{Handler, HandlerKey, Ops, Readiness};
+use rfb::{Event, Phase, Security, ServerConfig, ServerSession};
+
+use crate::VncHost;
+use crate::server::{AuthMode, ClientState, SharePolicy, VncEventKind, VncServer};
+use crate::stream::Stream;
+
+/// Notification tag: the display changed, send an update if one was requested.
+pub const NOTIFY_UPDATE: u64 = 1;
+/// Notification tag: the read budget ran out, read more after the batch.
+const NOTIFY_READ: u64 = 2;
+/// Timer tag: the pre-authentication deadline.
+pub(crate) const TIMER_PREAUTH: u64 = 1;
+
+/// A client must be through authentication and ClientInit within this time (QEMU has no
+/// such deadline; TigerVNC uses 120 s).
+pub const PREAUTH_TIMEOUT: Duration = Duration::from_secs(60);
+/// Bytes read from one client per callback before yielding to the others.
+const READ_BUDGET: usize = 256 * 1024;
+/// Size of one read.
+const READ_CHUNK: usize = 16 * 1024;
+/// Output queue level below which incremental updates are produced (QEMU: max(1 MiB, one frame)).
+const THROTTLE_MIN: usize = 1 << 20;
+/// A client whose queue exceeds this many times the throttle level is disconnected
+/// (QEMU's VNC_THROTTLE_OUTPUT_LIMIT_SCALE, CVE-2017-15124).
+const THROTTLE_LIMIT_SCALE: usize = 5;
+
+pub(crate) struct ClientHandler<S> {
+    stream: Stream,
+    session: ServerSession,
+    challenge: [u8; 16],
+    key: Rc<Cell<Option<HandlerKey>>>,
+    out: Vec<u8>,
+    out_pos: usize,
+    /// Area of an outstanding FramebufferUpdateRequest, and whether it was non-incremental.
+    pending: Option<(Rect, bool)>,
+    /// Framebuffer size as this client knows it.
+    client_size: (u32, u32),
+    closing: bool,
+    _state: PhantomData<fn(&mut S)>,
+}
+
+impl<S: VncHost> ClientHandler<S> {
+    pub(crate) fn new(
+        stream: Stream,
+        vnc: &VncServer,
+        key: Rc<Cell<Option<HandlerKey>>>,
+    ) -> Result<Self, crypto::Error> {
+        let mut challenge = [0u8; 16];
+        crypto::random_bytes(&mut challenge)?;
+        let security = match vnc.config.auth {
+            AuthMode::None => Security::None,
+            AuthMode::Vnc => Security::VncAuth,
+        };
+        let session = ServerSession::new(ServerConfig {
+            security,
+            challenge,
+            name: vnc.config.desktop_name.clone(),
+        });
+        Ok(Self {
+            stream,
+            session,
+            challenge,
+            key,
+            out: Vec::new(),
+            out_pos: 0,
+            pending: None,
+            client_size: (0, 0),
+            closing: false,
+            _state: PhantomData,
+        })
+    }
+
+    fn me(&self) -> Option<HandlerKey> {
+        self.key.get()
+    }
+
+    fn queued(&self) -> usize {
+        self.out.len() - self.out_pos
+    }
+
+    fn close(&mut self, ops: &mut Ops<'_, S>, why: &str) {
+        if !self.closing {
+            log::debug!("VNC client {:?}: closing: {why}", self.me());
+            self.closing = true;
+            if let Some(k) = self.me() {
+                ops.remove(k);
+            }
+        }
+    }
+
+    /// Moves the session's output into the queue; enforces the hard cap.
+    fn take_output(&mut self, state: &mut S, ops: &mut Ops<'_, S>) {
+        let o = self.session.take_output();
+        if o.is_empty() {
+            return;
+        }
+        if self.out_pos > 0 && self.out_pos == self.out.len() {
+            self.out.clear();
+            self.out_pos = 0;
+        }
+        self.out.extend_from_slice(&o);
+        let limit = throttle_level(state) * THROTTLE_LIMIT_SCALE;
+        if self.queued() > limit {
+            self.close(ops, "output queue over its limit (client not reading)");
+        }
+    }
+
+    /// Writes as much of the queue as the socket takes.
+    fn flush(&mut self, ops: &mut Ops<'_, S>) {
+        while self.out_pos < self.out.len() {
+            match self.stream.write(&self.out[self.out_pos..]) {
+                Ok(0) => {
+                    self.close(ops, "write returned 0");
+                    return;
+                }
+                Ok(n) => self.out_pos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.close(ops, &format!("write: {e}"));
+                    return;
+                }
+            }
+        }
+        if self.out_pos == self.out.len() {
+            self.out.clear();
+            self.out_pos = 0;
+            // Protocol failure or rejected auth: close once the reason is out.
+            if self.session.phase() == Phase::Closed {
+                self.close(ops, "session over");
+            }
+        } else if self.out_pos > THROTTLE_MIN {
+            self.out.drain(..self.out_pos);
+            self.out_pos = 0;
+        }
+    }
+
+    fn read_input(&mut self, state: &mut S, ops: &mut Ops<'_, S>) {
+        let mut buf = [0u8; READ_CHUNK];
+        let mut budget = READ_BUDGET;
+        while !self.closing {
+            if budget == 0 {
+                if let Some(k) = self.me() {
+                    ops.notify(k, NOTIFY_READ);
+                }
+                break;
+            }
+            match self.stream.read(&mut buf) {
+                Ok(0) => {
+                    self.close(ops, "end of stream");
+                    return;
+                }
+                Ok(n) => {
+                    budget = budget.saturating_sub(n);
+                    let fed = self.session.feed(&buf[..n]);
+                    self.process_events(state, ops);
+                    if let Err(e) = fed {
+                        log::debug!("VNC client {:?}: protocol error: {e}", self.me());
+                        self.take_output(state, ops);
+                        self.flush(ops);
+                        self.close(ops, "protocol error");
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.close(ops, &format!("read: {e}"));
+                    return;
+                }
+            }
+        }
+        if !self.closing {
+            self.try_update(state, ops);
+            self.flush(ops);
+        }
+    }
+
+    fn process_events(&mut self, state: &mut S, ops: &mut Ops<'_, S>) {
+        while let Some(ev) = self.session.next_event() {
+            if self.closing {
+                return;
+            }
+            match ev {
+                Event::VncAuthResponse(resp) => {
+                    let verdict =
+                        state
+                            .vnc()
+                            .check_vnc_auth(&self.challenge, &resp, SystemTime::now());
+                    if let Err(reason) = verdict {
+                        log::info!(
+                            "VNC client {:?}: authentication rejected: {reason}",
+                            self.me()
+                        );
+                    }
+                    self.session.auth_result(verdict);
+                }
+                Event::ClientInit { shared } => self.client_init(shared, state, ops),
+                Event::SetPixelFormat(_) => {
+                    // Everything must be resent in the new format.
+                    if let Some(e) = self.me().and_then(|k| state.vnc().entry_mut(k)) {
+                        e.dirty.mark_all();
+                    }
+                }
+                Event::SetEncodings(_) | Event::CutText(_) => {}
+                Event::UpdateRequest {
+                    incremental,
+                    x,
+                    y,
+                    w,
+                    h,
+                } => {
+                    let area = Rect {
+                        x: x.into(),
+                        y: y.into(),
+                        w: w.into(),
+                        h: h.into(),
+                    };
+                    if !incremental
+                        && let Some(e) = self.me().and_then(|k| state.vnc().entry_mut(k))
+                    {
+                        e.dirty.mark(area);
+                    }
+                    let force = !incremental || self.pending.is_some_and(|(_, f)| f);
+                    let area = match self.pending {
+                        Some((old, _)) => old.union(&area),
+                        None => area,
+                    };
+                    self.pending = Some((area, force));
+                }
+                Event::Key { down, keysym } => match input::keysym_to_qcode(keysym) {
+                    Some(qcode) => state.input(input::InputEvent::Key { qcode, down }),
+                    None => log::debug!("VNC: no key for keysym {keysym:#x}"),
+                },
+                Event::Pointer { buttons, x, y } => {
+                    state.input(input::InputEvent::Pointer {
+                        buttons,
+                        x: x.into(),
+                        y: y.into(),
+                    });
+                }
+            }
+            self.take_output(state, ops);
+        }
+    }
+
+    fn client_init(&mut self, shared: bool, state: &mut S, ops: &mut Ops<'_, S>) {
+        let Some(me) = self.me() else { return };
+        let vnc = state.vnc();
+        let others: Vec<(HandlerKey, ClientState)> = vnc
+            .clients
+            .iter()
+            .filter(|c| c.key != me && ops.is_live(c.key))
+            .map(|c| (c.key, c.state))
+            .collect();
+        match vnc.config.share {
+            SharePolicy::AllowExclusive if !shared => {
+                for (k, _) in &others {
+                    ops.remove(*k);
+                }
+            }
+            SharePolicy::AllowExclusive => {
+                if others
+                    .iter()
+                    .any(|(_, s)| *s == ClientState::Initialized { shared: false })
+                {
+                    self.close(ops, "an exclusive client is connected");
+                    return;
+                }
+            }
+            SharePolicy::ForceShared if !shared => {
+                self.close(ops, "exclusive access asked for with share=force-shared");
+                return;
+            }
+            SharePolicy::ForceShared | SharePolicy::Ignore => {}
+        }
+        let initialized = others
+            .iter()
+            .filter(|(_, s)| matches!(s, ClientState::Initialized { .. }))
+            .count();
+        if initialized >= vnc.config.connections {
+            self.close(ops, "too many clients");
+            return;
+        }
+        let (vnc, surface) = state.vnc_and_surface();
+        let (w, h) = (surface.width(), surface.height());
+        let Some(entry) = vnc.entry_mut(me) else {
+            return;
+        };
+        entry.state = ClientState::Initialized { shared };
+        entry.dirty.resize(w, h);
+        let ev = {
+            let entry = vnc.clients.iter().find(|c| c.key == me);
+            entry.map(|e| vnc.event(VncEventKind::Initialized, e))
+        };
+        self.client_size = (w, h);
+        self.session.server_init(clamp_u16(w), clamp_u16(h));
+        if let Some(ev) = ev {
+            state.vnc_event(ev);
+        }
+    }
+
+    /// Sends an update if one is requested and the queue has room.
+    fn try_update(&mut self, state: &mut S, ops: &mut Ops<'_, S>) {
+        let Some((area, force)) = self.pending else {
+            return;
+        };
+        let Some(me) = self.me() else { return };
+        if self.session.phase() != Phase::Normal || self.queued() > throttle_level(state) {
+            return;
+        }
+        let (vnc, surface) = state.vnc_and_surface();
+        let Some(entry) = vnc.entry_mut(me) else {
+            return;
+        };
+        let (sw, sh) = (surface.width(), surface.height());
+        let mut area = area;
+        let mut resized = false;
+        if (sw, sh) != self.client_size && self.session.wants_desktop_size() {
+            self.session
+                .write_desktop_size(clamp_u16(sw), clamp_u16(sh));
+            self.client_size = (sw, sh);
+            entry.dirty.mark_all();
+            area = Rect {
+                x: 0,
+                y: 0,
+                w: sw,
+                h: sh,
+            };
+            resized = true;
+        }
+        let (cw, ch) = (self.client_size.0.min(sw), self.client_size.1.min(sh));
+        let area = area.clamp_to(cw, ch);
+        let rects = entry.dirty.take_rects_in(area);
+        if rects.is_empty() && !resized && !force {
+            return; // incremental: answer when something changes
+        }
+        let fb = rfb::Framebuffer {
+            pixels: surface.pixels(),
+            width: sw,
+            height: sh,
+            stride: sw,
+        };
+        let rects: Vec<rfb::Rect> = rects
+            .iter()
+            .map(|r| rfb::Rect {
+                x: r.x,
+                y: r.y,
+                w: r.w,
+                h: r.h,
+            })
+            .collect();
+        self.session.write_update(&fb, &rects);
+        self.pending = None;
+        self.take_output(state, ops);
+    }
+}
+
+fn clamp_u16(v: u32) -> u16 {
+    u16::try_from(v).unwrap_or(u16::MAX)
+}
+
+fn throttle_level<S: VncHost>(state: &mut S) -> usize {
+    let (_, surface) = state.vnc_and_surface();
+    let frame = usize::try_from(u64::from(surface.width()) * u64::from(surface.height()) * 4)
+        .unwrap_or(usize::MAX);
+    frame.max(THROTTLE_MIN)
+}
+
+impl<S: VncHost> Handler<S> for ClientHandler<S> {
+    fn ready(&mut self, state: &mut S, ev: Readiness, ops: &mut Ops<'_, S>) {
+        if ev.writable {
+            self.take_output(state, ops);
+            self.flush(ops);
+            if !self.closing {
+                self.try_update(state, ops);
+                self.flush(ops);
+            }
+        }
+        if !self.closing && (ev.readable || ev.read_closed || ev.error) {
+            self.read_input(state, ops);
+        }
+    }
+
+    fn timer(&mut self, state: &mut S, tag: u64, ops: &mut Ops<'_, S>) {
+        if tag == TIMER_PREAUTH
+            && let Some(e) = self.me().and_then(|k| state.vnc().entry_mut(k))
+            && e.state == ClientState::Connecting
+        {
+            self.close(ops, "not authenticated in time");
+        }
+    }
+
+    fn notify(&mut self, state: &mut S, tag: u64, ops: &mut Ops<'_, S>) {
+        match tag {
+            NOTIFY_READ => self.read_input(state, ops),
+            _ => {
+                self.try_update(state, ops);
+                self.flush(ops);
+            }
+        }
+    }
+
+    fn source(&mut self) -> Option<&mut dyn mio::event::Source> {
+        Some(&mut self.stream)
+    }
+
+    fn removed(&mut self, state: &mut S) {
+        let Some(me) = self.me() else { return };
+        let vnc = state.vnc();
+        if let Some(entry) = vnc.remove_client(me) {
+            let ev = vnc.event(VncEventKind::Disconnected, &entry);
+            state.vnc_event(ev);
+        }
+    }
+}

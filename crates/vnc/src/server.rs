@@ -1,0 +1,443 @@
+//! Server-wide VNC state: configuration, password and expiry, connected clients.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use display::{DirtyMap, Rect};
+use evloop::HandlerKey;
+use qapi::{
+    NetworkAddressFamily, Password, QmpError, SetPasswordAction, VncBasicInfo, VncClientInfo,
+    VncInfo, VncInfo2, VncPrimaryAuth, VncServerInfo, VncServerInfo2,
+};
+
+/// Where a display listens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Listen {
+    /// TCP on `host` (empty: every address), display number `display` (port 5900+display),
+    /// trying up to display `to`.
+    Tcp {
+        /// Host name or address; empty means all addresses.
+        host: String,
+        /// Display number.
+        display: u16,
+        /// Last display number to try (`to=`).
+        to: Option<u16>,
+        /// `ipv4=` restriction.
+        ipv4: Option<bool>,
+        /// `ipv6=` restriction.
+        ipv6: Option<bool>,
+    },
+    /// A UNIX socket path.
+    Unix(PathBuf),
+    /// `-vnc none`: the display exists but does not listen.
+    None,
+}
+
+/// Authentication on the VNC port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthMode {
+    /// No authentication.
+    None,
+    /// VNC (DES challenge) authentication; every client is rejected until a password is set.
+    Vnc,
+}
+
+/// `share=`: what the ClientInit shared flag does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SharePolicy {
+    /// An exclusive client drops the others; a shared client is refused while an exclusive one is there.
+    #[default]
+    AllowExclusive,
+    /// A client asking for exclusive access is dropped.
+    ForceShared,
+    /// The flag is ignored.
+    Ignore,
+}
+
+/// The display's configuration, from `-vnc`.
+#[derive(Clone, Debug)]
+pub struct VncConfig {
+    /// Display id (`default`).
+    pub id: String,
+    /// Where to listen.
+    pub listen: Listen,
+    /// Authentication.
+    pub auth: AuthMode,
+    /// Share policy.
+    pub share: SharePolicy,
+    /// At most this many clients (`connections=`, default 32).
+    pub connections: usize,
+    /// Desktop name sent in ServerInit.
+    pub desktop_name: String,
+}
+
+/// When the password expires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expiry {
+    /// Never (the default).
+    Never,
+    /// At this many seconds after the epoch; valid while `now <= at`.
+    At(u64),
+}
+
+impl Expiry {
+    /// Parses `expire_password`'s `time`: `now`, `never`, `+SECONDS`, or absolute epoch seconds.
+    pub fn parse(time: &str, now: SystemTime) -> Result<Self, QmpError> {
+        let bad = || QmpError::generic(format!("Parameter 'time' doesn't take value '{time}'"));
+        let now_s = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        match time {
+            "now" => Ok(Self::At(0)),
+            "never" => Ok(Self::Never),
+            t if t.starts_with('+') => {
+                let n: u64 = t[1..].parse().map_err(|_| bad())?;
+                Ok(Self::At(now_s.saturating_add(n)))
+            }
+            t => t.parse::<u64>().map(Self::At).map_err(|_| bad()),
+        }
+    }
+
+    fn expired(self, now: SystemTime) -> bool {
+        match self {
+            Self::Never => false,
+            Self::At(at) => {
+                let now_s = now
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or(Duration::ZERO)
+                    .as_secs();
+                at < now_s
+            }
+        }
+    }
+}
+
+/// Where a client is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientState {
+    /// Connected, not yet through authentication and ClientInit.
+    Connecting,
+    /// Authenticated and initialised; `shared` is its ClientInit flag.
+    Initialized {
+        /// ClientInit's shared flag.
+        shared: bool,
+    },
+}
+
+/// What happened to a client, for QMP events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VncEventKind {
+    /// Socket accepted (before auth).
+    Connected,
+    /// Through auth and ClientInit.
+    Initialized,
+    /// Gone.
+    Disconnected,
+}
+
+/// A connection event with QEMU's payload shapes.
+#[derive(Clone, Debug)]
+pub struct VncEvent {
+    /// Which event.
+    pub kind: VncEventKind,
+    /// The listener the client came in on.
+    pub server: VncServerInfo,
+    /// The client.
+    pub client: VncClientInfo,
+}
+
+pub(crate) struct ClientEntry {
+    pub(crate) key: HandlerKey,
+    pub(crate) info: VncClientInfo,
+    pub(crate) listener: usize,
+    pub(crate) state: ClientState,
+    pub(crate) dirty: DirtyMap,
+}
+
+pub(crate) struct ListenerInfo {
+    pub(crate) info: VncBasicInfo,
+}
+
+/// The display's server state, kept in the loop state.
+pub struct VncServer {
+    pub(crate) config: VncConfig,
+    password: Option<Password>,
+    expiry: Expiry,
+    pub(crate) clients: Vec<ClientEntry>,
+    pub(crate) listeners: Vec<ListenerInfo>,
+    surface_size: (u32, u32),
+}
+
+impl VncServer {
+    /// A server with no listener yet (the listener module adds them when binding).
+    pub fn new(config: VncConfig, surface_size: (u32, u32)) -> Self {
+        Self {
+            config,
+            password: None,
+            expiry: Expiry::Never,
+            clients: Vec::new(),
+            listeners: Vec::new(),
+            surface_size,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &VncConfig {
+        &self.config
+    }
+
+    /// Sets the password. Fails as QEMU does when the display has no password auth; then,
+    /// per `connected`, keeps, refuses (if clients are connected), or disconnects clients.
+    /// Returns the keys of clients to disconnect.
+    pub fn set_password(
+        &mut self,
+        password: Password,
+        connected: SetPasswordAction,
+    ) -> Result<Vec<HandlerKey>, QmpError> {
+        if self.config.auth == AuthMode::None {
+            return Err(QmpError::generic("Could not set password"));
+        }
+        if connected == SetPasswordAction::Fail && !self.clients.is_empty() {
+            return Err(QmpError::generic(format!(
+                "Could not set password: {} client(s) connected and connected=fail",
+                self.clients.len()
+            )));
+        }
+        self.password = Some(password);
+        Ok(match connected {
+            SetPasswordAction::Disconnect => self.clients.iter().map(|c| c.key).collect(),
+            SetPasswordAction::Keep | SetPasswordAction::Fail => Vec::new(),
+        })
+    }
+
+    /// Sets when the password expires.
+    pub fn expire_password(&mut self, expiry: Expiry) -> Result<(), QmpError> {
+        if self.config.auth == AuthMode::None {
+            return Err(QmpError::generic("Could not set password expire time"));
+        }
+        self.expiry = expiry;
+        Ok(())
+    }
+
+    /// Checks a VNC auth response. `Err` carries the reason sent to the client.
+    pub(crate) fn check_vnc_auth(
+        &self,
+        challenge: &[u8; 16],
+        response: &[u8; 16],
+        now: SystemTime,
+    ) -> Result<(), &'static str> {
+        let Some(pw) = &self.password else {
+            return Err("Authentication failed: no password is set");
+        };
+        if self.expiry.expired(now) {
+            return Err("Authentication failed: password expired");
+        }
+        if crypto::vnc_auth_check(pw.as_bytes(), challenge, response) {
+            Ok(())
+        } else {
+            Err("Authentication failed")
+        }
+    }
+
+    /// Marks rectangles of the surface dirty for every initialised client; returns the keys to
+    /// notify with [`crate::NOTIFY_UPDATE`].
+    pub fn mark_dirty(&mut self, rects: &[Rect]) -> Vec<HandlerKey> {
+        let mut keys = Vec::new();
+        for c in &mut self.clients {
+            if matches!(c.state, ClientState::Initialized { .. }) {
+                for r in rects {
+                    c.dirty.mark(*r);
+                }
+                keys.push(c.key);
+            }
+        }
+        keys
+    }
+
+    /// The surface changed size: every client's dirty map follows; returns the keys to notify.
+    pub fn surface_resized(&mut self, w: u32, h: u32) -> Vec<HandlerKey> {
+        self.surface_size = (w, h);
+        for c in &mut self.clients {
+            c.dirty.resize(w, h);
+            c.dirty.mark_all();
+        }
+        self.clients.iter().map(|c| c.key).collect()
+    }
+
+    /// Keys of every connected client.
+    pub fn client_keys(&self) -> Vec<HandlerKey> {
+        self.clients.iter().map(|c| c.key).collect()
+    }
+
+    /// Number of connected clients (any state).
+    pub fn client_count(&self) -> usize {
+        self.clients.len()
+    }
+
+    pub(crate) fn entry_mut(&mut self, key: HandlerKey) -> Option<&mut ClientEntry> {
+        self.clients.iter_mut().find(|c| c.key == key)
+    }
+
+    pub(crate) fn add_client(&mut self, key: HandlerKey, info: VncClientInfo, listener: usize) {
+        let (w, h) = self.surface_size;
+        self.clients.push(ClientEntry {
+            key,
+            info,
+            listener,
+            state: ClientState::Connecting,
+            dirty: DirtyMap::new(w, h),
+        });
+    }
+
+    pub(crate) fn remove_client(&mut self, key: HandlerKey) -> Option<ClientEntry> {
+        let i = self.clients.iter().position(|c| c.key == key)?;
+        Some(self.clients.remove(i))
+    }
+
+    pub(crate) fn event(&self, kind: VncEventKind, entry: &ClientEntry) -> VncEvent {
+        VncEvent {
+            kind,
+            server: self.server_info(entry.listener),
+            client: entry.info.clone(),
+        }
+    }
+
+    fn legacy_auth(&self) -> &'static str {
+        match self.config.auth {
+            AuthMode::None => "none",
+            AuthMode::Vnc => "vnc",
+        }
+    }
+
+    fn primary_auth(&self) -> VncPrimaryAuth {
+        match self.config.auth {
+            AuthMode::None => VncPrimaryAuth::None,
+            AuthMode::Vnc => VncPrimaryAuth::Vnc,
+        }
+    }
+
+    pub(crate) fn server_info(&self, listener: usize) -> VncServerInfo {
+        let base = self.listeners.get(listener).map_or_else(
+            || VncBasicInfo {
+                host: String::new(),
+                service: String::new(),
+                family: NetworkAddressFamily::Unknown,
+                websocket: false,
+            },
+            |l| l.info.clone(),
+        );
+        VncServerInfo {
+            base,
+            auth: Some(self.legacy_auth().to_owned()),
+        }
+    }
+
+    /// `query-vnc`: first listener only, as QEMU.
+    pub fn query_vnc(&self) -> VncInfo {
+        let first = self.listeners.first().map(|l| &l.info);
+        VncInfo {
+            enabled: true,
+            host: first.map(|i| i.host.clone()),
+            family: first.map(|i| i.family),
+            service: first.map(|i| i.service.clone()),
+            auth: Some(self.legacy_auth().to_owned()),
+            clients: Some(self.clients.iter().map(|c| c.info.clone()).collect()),
+        }
+    }
+
+    /// One `VncInfo2` for `query-vnc-servers`.
+    pub fn query_vnc_server(&self) -> VncInfo2 {
+        VncInfo2 {
+            id: self.config.id.clone(),
+            server: self
+                .listeners
+                .iter()
+                .map(|l| VncServerInfo2 {
+                    base: l.info.clone(),
+                    auth: self.primary_auth(),
+                    vencrypt: None,
+                })
+                .collect(),
+            clients: self.clients.iter().map(|c| c.info.clone()).collect(),
+            auth: self.primary_auth(),
+            vencrypt: None,
+            display: None,
+        }
+    }
+
+    /// Human-readable listener addresses (`127.0.0.1:5901`, `unix:/path`), for the boot screen.
+    pub fn listener_descriptions(&self) -> Vec<String> {
+        self.listeners
+            .iter()
+            .map(|l| match l.info.family {
+                NetworkAddressFamily::Unix => format!("unix:{}", l.info.host),
+                NetworkAddressFamily::Ipv6 => format!("[{}]:{}", l.info.host, l.info.service),
+                _ => format!("{}:{}", l.info.host, l.info.service),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(auth: AuthMode) -> VncServer {
+        VncServer::new(
+            VncConfig {
+                id: "default".into(),
+                listen: Listen::None,
+                auth,
+                share: SharePolicy::AllowExclusive,
+                connections: 32,
+                desktop_name: "Porthole".into(),
+            },
+            (720, 400),
+        )
+    }
+
+    #[test]
+    fn expiry_forms() {
+        let now = UNIX_EPOCH + Duration::from_secs(1000);
+        assert_eq!(Expiry::parse("now", now).unwrap(), Expiry::At(0));
+        assert_eq!(Expiry::parse("never", now).unwrap(), Expiry::Never);
+        assert_eq!(Expiry::parse("+60", now).unwrap(), Expiry::At(1060));
+        assert_eq!(Expiry::parse("1234", now).unwrap(), Expiry::At(1234));
+        let e = Expiry::parse("soon", now).unwrap_err();
+        assert_eq!(e.desc, "Parameter 'time' doesn't take value 'soon'");
+        assert!(Expiry::parse("+x", now).is_err());
+        // QEMU: expires < now fails, so expiry exactly now is still valid.
+        assert!(!Expiry::At(1000).expired(now));
+        assert!(Expiry::At(999).expired(now));
+    }
+
+    #[test]
+    fn password_rules() {
+        let mut s = server(AuthMode::None);
+        assert_eq!(
+            s.set_password(Password::new("x"), SetPasswordAction::Keep)
+                .unwrap_err()
+                .desc,
+            "Could not set password"
+        );
+        let mut s = server(AuthMode::Vnc);
+        let ch = [7u8; 16];
+        let good = crypto::vnc_auth_response(b"secret", &ch);
+        let now = SystemTime::now();
+        assert!(
+            s.check_vnc_auth(&ch, &good, now).is_err(),
+            "rejected before a password is set"
+        );
+        s.set_password(Password::new("secret"), SetPasswordAction::Keep)
+            .unwrap();
+        assert!(s.check_vnc_auth(&ch, &good, now).is_ok());
+        let bad = crypto::vnc_auth_response(b"secreT", &ch);
+        assert!(s.check_vnc_auth(&ch, &bad, now).is_err());
+        s.expire_password(Expiry::At(0)).unwrap();
+        assert!(
+            s.check_vnc_auth(&ch, &good, now)
+                .unwrap_err()
+                .contains("expired")
+        );
+        s.expire_password(Expiry::Never).unwrap();
+        assert!(s.check_vnc_auth(&ch, &good, now).is_ok());
+    }
+}
