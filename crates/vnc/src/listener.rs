@@ -252,7 +252,7 @@ fn basic_info(addr: SocketAddr) -> VncBasicInfo {
 /// Binds a listening UNIX socket at `path` with mode 0600 from the start: the socket is created under a temporary name
 /// in the same directory, restricted, then renamed into place, so no other user can ever
 /// connect through a window of looser permissions.
-fn bind_unix(path: &Path) -> Result<UnixListener, Error> {
+pub fn bind_unix(path: &Path) -> Result<UnixListener, Error> {
     let err = |source| Error::BindUnix {
         path: path.display().to_string(),
         source,
