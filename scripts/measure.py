@@ -74,7 +74,14 @@ def run_one(cmd, display, clients):
         socks = [handshake(port) for _ in range(clients)]
         time.sleep(1.0)
         loaded = rss_kib(proc.pid)
-        alive = sum(1 for s in socks if s.fileno() >= 0)
+        alive = 0
+        for s in socks:  # each client must still be served: ask for a 1x1 update
+            try:
+                s.sendall(bytes([3, 0, 0, 0, 0, 0, 0, 1, 0, 1]))
+                if len(s.recv(64)) > 0:
+                    alive += 1
+            except OSError:
+                pass
         for s in socks:
             s.close()
         return {"startup_ms": (t1 - t0) * 1000, "idle_kib": idle, "clients_kib": loaded, "alive": alive}
@@ -109,10 +116,10 @@ def main():
             results[name].append(run_one(mk(a.display), a.display, a.clients))
     med = {k: {m: statistics.median(r[m] for r in v) for m in v[0]} for k, v in results.items()}
     print(f"runs={a.runs} clients={a.clients} (medians)")
-    print(f"{'server':10} {'start→listen ms':>16} {'idle RSS MiB':>13} {'RSS +%d clients MiB' % a.clients:>22} {'per client KiB':>15}")
+    print(f"{'server':10} {'served':>6} {'start→listen ms':>16} {'idle RSS MiB':>13} {'RSS +%d clients MiB' % a.clients:>22} {'per client KiB':>15}")
     for k, m in med.items():
         per = (m["clients_kib"] - m["idle_kib"]) / a.clients
-        print(f"{k:10} {m['startup_ms']:16.1f} {m['idle_kib'] / 1024:13.1f} {m['clients_kib'] / 1024:22.1f} {per:15.1f}")
+        print(f"{k:10} {m['alive']:6.0f} {m['startup_ms']:16.1f} {m['idle_kib'] / 1024:13.1f} {m['clients_kib'] / 1024:22.1f} {per:15.1f}")
     if "qemu" in med:
         p, q = med["porthole"], med["qemu"]
         print("ratios porthole/qemu: start %.2f, idle RSS %.2f, RSS with clients %.2f" % (
