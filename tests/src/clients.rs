@@ -4,7 +4,7 @@
 //! is set, as it is in CI, where a missing client is a failure.
 
 use std::ffi::{OsStr, OsString};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
@@ -38,7 +38,8 @@ pub fn require_client(program: &str) -> Result<bool> {
             "{program} is not installed and PORTHOLE_REQUIRE_CLIENTS is set (run scripts/test.sh)"
         );
     }
-    println!("SKIP: {program} not installed");
+    // Straight to stderr: the test harness captures println!, and a skip must be visible.
+    let _ = writeln!(std::io::stderr(), "SKIP: {program} not installed");
     Ok(false)
 }
 

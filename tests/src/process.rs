@@ -318,19 +318,21 @@ impl Drop for Porthole {
 /// same line, a line ending with it (QEMU redraws the line as it goes), or the same words
 /// with arguments masked (Porthole shows a password as `****`).
 fn strip_echo(text: &str, cmd: &str) -> String {
-    let text = strip_ansi(text);
     let cmd = cmd.trim_end();
-    let is_echo = |line: &str| {
-        let line = line.trim_end();
-        let words: Vec<&str> = line.split_whitespace().collect();
-        let cmd_words: Vec<&str> = cmd.split_whitespace().collect();
-        line.ends_with(cmd)
-            || (words.len() == cmd_words.len() && words.first() == cmd_words.first())
+    let cmd_words: Vec<&str> = cmd.split_whitespace().collect();
+    let (first, rest) = match text.split_once('\n') {
+        Some((first, rest)) => (first, Some(rest)),
+        None => (text, None),
     };
-    match text.split_once('\n') {
-        Some((first, rest)) if is_echo(first) => rest.to_owned(),
-        None if is_echo(&text) => String::new(),
-        _ => text,
+    let shown = strip_ansi(first);
+    let shown = shown.trim_end();
+    let words: Vec<&str> = shown.split_whitespace().collect();
+    let redrawn = first.contains('\u{1b}') && shown.ends_with(cmd);
+    let same_words = words.len() == cmd_words.len() && words.first() == cmd_words.first();
+    if redrawn || same_words {
+        strip_ansi(rest.unwrap_or_default())
+    } else {
+        strip_ansi(text)
     }
 }
 

@@ -75,7 +75,11 @@ fn no_password_offers_only_none() -> Result<()> {
 #[test]
 fn rejected_before_password_is_set_raw() -> Result<()> {
     let server = Server::start(",password=on")?;
-    server.expect_rejected("anything")?;
+    let reason = server.expect_rejected("anything")?;
+    ensure!(
+        reason.to_lowercase().contains("password"),
+        "reason {reason:?} does not say a password is missing"
+    );
     // An empty password (the all-zero DES key) must not get in either.
     server.expect_rejected("")?;
     Ok(())
@@ -184,7 +188,11 @@ fn expired_password_rejected_and_never_restores_it() -> Result<()> {
     server.expect_accepted("exp1re")?;
     let out = server.command("expire_password vnc now")?;
     ensure!(out.trim().is_empty(), "expire_password printed {out:?}");
-    server.expect_rejected("exp1re")?;
+    let reason = server.expect_rejected("exp1re")?;
+    ensure!(
+        reason.to_lowercase().contains("expired"),
+        "reason {reason:?} does not say the password expired"
+    );
     let out = server.command("expire_password vnc never")?;
     ensure!(out.trim().is_empty(), "expire_password printed {out:?}");
     server.expect_accepted("exp1re")?;

@@ -87,7 +87,8 @@ fn start_time_idle_rss_and_rss_with_100_clients() -> Result<()> {
     record(&format!(
         "RSS with {CLIENTS} idle clients: {with_clients} KiB ({:+} KiB, {:.1} KiB per client)",
         i128::from(with_clients) - i128::from(idle),
-        (f64::from(u32::try_from(with_clients.saturating_sub(idle)).unwrap_or(u32::MAX))) / 100.0
+        f64::from(u32::try_from(with_clients.saturating_sub(idle)).unwrap_or(u32::MAX))
+            / f64::from(u32::try_from(CLIENTS)?)
     ))?;
 
     ensure!(

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail};
+use anyhow::{Result, bail, ensure};
 use porthole_tests::image::expect_same_image;
 use porthole_tests::raw::keysyms_for;
 use porthole_tests::{Image, RawRfb, Server, Viewer, require_client, vncdo};
@@ -19,6 +19,19 @@ const CELL_H: u32 = 16;
 const TEXT_CELLS: usize = 8;
 /// How long the guest may take to show typed keys.
 const ECHO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Typed text (no Enter) is echoed on one line: every changed pixel lies in one text row.
+fn expect_one_row(before: &Image, after: &Image) -> Result<()> {
+    if let Some((_, y0, _, y1)) = after.diff_bounds(before)? {
+        ensure!(
+            y0 / CELL_H == y1 / CELL_H,
+            "typed text changed rows {}..={} of the screen, not one line",
+            y0 / CELL_H,
+            y1 / CELL_H
+        );
+    }
+    Ok(())
+}
 
 /// Polls screendump until at least [`TEXT_CELLS`] cells differ from `before`.
 fn wait_for_text(server: &mut Server, before: &Image) -> Result<Image> {
@@ -55,8 +68,8 @@ fn vncdotool_typed_text_appears() -> Result<()> {
     if !run.success() {
         bail!("vncdo type failed ({:?}):\n{}", run.status, run.log);
     }
-    wait_for_text(&mut server, &before)?;
-    Ok(())
+    let after = wait_for_text(&mut server, &before)?;
+    expect_one_row(&before, &after)
 }
 
 #[test]
@@ -77,6 +90,7 @@ fn rfbclient_keys_appear_and_framebuffer_matches() -> Result<()> {
             0
         };
         if cells >= TEXT_CELLS {
+            expect_one_row(&before, &now)?;
             break;
         }
         if Instant::now() >= deadline {

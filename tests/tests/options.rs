@@ -226,6 +226,11 @@ fn vnc_to_takes_the_next_free_display() -> Result<()> {
     }
     // d+2 was free when we started; another test could only have taken it in between.
     ensure!(port >= 5900 + display + 2, "listens on {port}");
+    // As QEMU does with `to=`, the chosen address is announced on stderr.
+    ph.wait_stderr(
+        &format!("VNC server running on 127.0.0.1:{port}"),
+        Duration::from_secs(2),
+    )?;
     drop(taken);
     Ok(())
 }

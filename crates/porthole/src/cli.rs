@@ -273,7 +273,7 @@ fn located(e: qemuopts::Error, option: &str, arg: &str) -> anyhow::Error {
     let hint = e.hint();
     let e = e.with_option(option, arg);
     match hint {
-        Some(h) => anyhow!("{e}\n{h}"),
+        Some(h) => anyhow!("{e} ({})", h.replace('\n', " ")),
         None => anyhow!("{e}"),
     }
 }
