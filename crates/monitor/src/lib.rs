@@ -15,11 +15,16 @@
 //!   gets rustyline line editing (in-memory history only, secrets redacted by
 //!   [`hmp::history_entry`]) and a `*`-echoing password prompt; a pipe gets
 //!   plain buffered line reads with QEMU's transcript (prompt, echoed line).
+//! - [`qmp`] is the QMP protocol core, also without I/O: a [`qmp::Session`]
+//!   turns bytes into validated requests (QEMU's JSON dialect, capabilities
+//!   negotiation, error texts) and replies and events into QEMU's exact
+//!   output bytes; the caller owns the sockets and runs the commands.
 //! - Passwords travel as [`qapi::Password`] (wiped on drop, redacted `Debug`)
 //!   and never reach history, output or logs.
 #![forbid(unsafe_code)]
 
 pub mod hmp;
+pub mod qmp;
 pub mod stdio;
 
 /// Errors of the monitor front end.

@@ -1,11 +1,13 @@
 //! The command line: QEMU-compatible options into a validated [`Config`].
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use qemuopts::{Key, Kind, OptionDef, Opts, OptsSpec};
 use vnc::{AuthMode, Listen, SharePolicy};
+
+use crate::chardev::{self, Backend, ChardevSpec};
+use crate::objects::SecretObject;
 
 /// Every option, in `--help` order.
 pub const OPTIONS: &[OptionDef] = &[
@@ -24,7 +26,30 @@ pub const OPTIONS: &[OptionDef] = &[
     OptionDef {
         name: "monitor",
         arg: Some("dev"),
-        help: "HMP monitor: stdio, none, or unix:PATH,server=on,wait=off",
+        help: "HMP monitor: stdio, none, unix:PATH,server=on,wait=off or\n\
+               tcp:HOST:PORT,server=on,wait=off",
+    },
+    OptionDef {
+        name: "qmp",
+        arg: Some("dev"),
+        help: "QMP monitor: unix:PATH,server=on,wait=off, tcp:HOST:PORT,server=on,wait=off,\n\
+               or stdio (wait=on, QEMU's default, waits for the first client)",
+    },
+    OptionDef {
+        name: "qmp-pretty",
+        arg: Some("dev"),
+        help: "like -qmp, with indented JSON",
+    },
+    OptionDef {
+        name: "chardev",
+        arg: Some("backend,id=ID[,opts]"),
+        help: "character device for -mon: socket,id=ID,path=PATH,server=on,wait=off\n\
+               or socket,id=ID,host=H,port=N,server=on,wait=off, or stdio,id=ID",
+    },
+    OptionDef {
+        name: "mon",
+        arg: Some("chardev=ID[,mode=readline|control][,pretty=on|off]"),
+        help: "monitor on a -chardev: mode=readline (HMP, default) or control (QMP)",
     },
     OptionDef {
         name: "display",
@@ -57,6 +82,17 @@ pub const OPTIONS: &[OptionDef] = &[
         name: "guest",
         arg: Some("name"),
         help: "built-in guest to run ('-guest help' lists them; default console)",
+    },
+    OptionDef {
+        name: "daemonize",
+        arg: None,
+        help: "detach once every listener is ready; errors before that go to the\n\
+               caller's stderr with exit status 1",
+    },
+    OptionDef {
+        name: "pidfile",
+        arg: Some("file"),
+        help: "write the process id to file (locked; removed at exit)",
     },
     OptionDef {
         name: "version",
@@ -128,24 +164,24 @@ const VNC_SPEC: OptsSpec = OptsSpec {
     repeatable: &[],
 };
 
-const MONITOR_SPEC: OptsSpec = OptsSpec {
-    option: "monitor",
+const MON_SPEC: OptsSpec = OptsSpec {
+    option: "mon",
     implied: Some("chardev"),
     keys: &[
         Key {
             name: "chardev",
+            kind: Kind::Id,
+            help: "the -chardev id",
+        },
+        Key {
+            name: "mode",
             kind: Kind::Str,
-            help: "stdio, none or unix:PATH",
+            help: "readline (HMP) or control (QMP)",
         },
         Key {
-            name: "server",
+            name: "pretty",
             kind: Kind::Bool,
-            help: "listen (must be on)",
-        },
-        Key {
-            name: "wait",
-            kind: Kind::Bool,
-            help: "wait for a client before starting (must be off)",
+            help: "indented JSON (control only)",
         },
     ],
     repeatable: &[],
@@ -184,21 +220,33 @@ const SECRET_SPEC: OptsSpec = OptsSpec {
     repeatable: &[],
 };
 
-/// Where the HMP monitor is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MonitorSpec {
-    /// Standard input/output.
-    Stdio,
-    /// A listening UNIX socket.
-    Unix(PathBuf),
+/// What a monitor speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MonitorMode {
+    /// HMP (`mode=readline`).
+    Readline,
+    /// QMP (`mode=control`), optionally pretty-printed.
+    Control {
+        /// Indented JSON.
+        pretty: bool,
+    },
+}
+
+/// A monitor on a character device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MonitorSpec {
+    /// The device.
+    pub chardev: ChardevSpec,
+    /// HMP or QMP.
+    pub mode: MonitorMode,
 }
 
 /// A `secret` object from the command line.
 pub struct SecretSpec {
     /// Object id.
     pub id: String,
-    /// The decoded secret.
-    pub value: zeroize::Zeroizing<Vec<u8>>,
+    /// The secret.
+    pub secret: SecretObject,
 }
 
 /// The VNC display from `-vnc`.
@@ -221,8 +269,14 @@ pub struct VncSpec {
 pub struct Config {
     /// The VNC display, if any.
     pub vnc: Option<VncSpec>,
-    /// HMP monitors.
+    /// Every character device, in command-line order (for query-chardev).
+    pub chardevs: Vec<ChardevSpec>,
+    /// HMP and QMP monitors.
     pub monitors: Vec<MonitorSpec>,
+    /// `-daemonize`.
+    pub daemonize: bool,
+    /// `-pidfile`.
+    pub pidfile: Option<PathBuf>,
     /// `-name`.
     pub name: Option<String>,
     /// `-S`.
@@ -284,7 +338,28 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Action> {
     let mut vnc_opts: Option<(Opts, String)> = None;
     let mut display_none = false;
     let mut nodefaults = false;
-    let mut monitors = Vec::new();
+    let mut chardevs: Vec<ChardevSpec> = Vec::new();
+    // (chardev id, mode, the option as typed for messages)
+    let mut mons: Vec<(String, MonitorMode, String)> = Vec::new();
+    let mut daemonize = false;
+    let mut pidfile = None;
+    let mut compat = 0usize;
+    let mut add_compat = |chardevs: &mut Vec<ChardevSpec>,
+                          mons: &mut Vec<(String, MonitorMode, String)>,
+                          opt: &str,
+                          arg: &str,
+                          mode: MonitorMode|
+     -> Result<()> {
+        let id = format!("compat_monitor{compat}");
+        compat += 1;
+        if let Some(c) =
+            chardev::parse_compat(&id, arg).map_err(|e| anyhow!("-{opt} {arg}: {e}"))?
+        {
+            chardevs.push(c);
+            mons.push((id, mode, format!("-{opt} {arg}")));
+        }
+        Ok(())
+    };
     let mut cfg_name = None;
     let mut start_paused = false;
     let mut guest = guest::GUESTS[0].0.to_owned();
@@ -319,15 +394,60 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Action> {
                 }
             }
             "nodefaults" => nodefaults = true,
-            "monitor" => {
-                let o = match parse_opts(&MONITOR_SPEC, "monitor", &arg)? {
+            "monitor" => add_compat(
+                &mut chardevs,
+                &mut mons,
+                "monitor",
+                &arg,
+                MonitorMode::Readline,
+            )?,
+            "qmp" => add_compat(
+                &mut chardevs,
+                &mut mons,
+                "qmp",
+                &arg,
+                MonitorMode::Control { pretty: false },
+            )?,
+            "qmp-pretty" => {
+                add_compat(
+                    &mut chardevs,
+                    &mut mons,
+                    "qmp-pretty",
+                    &arg,
+                    MonitorMode::Control { pretty: true },
+                )?;
+            }
+            "chardev" => {
+                let c = chardev::parse_chardev(&arg).map_err(|e| anyhow!("-chardev {arg}: {e}"))?;
+                if chardevs.iter().any(|x| x.id == c.id) {
+                    bail!(
+                        "-chardev {arg}: attempt to add duplicate property '{}' to object (type 'container')",
+                        c.id
+                    );
+                }
+                chardevs.push(c);
+            }
+            "mon" => {
+                let o = match parse_opts(&MON_SPEC, "mon", &arg)? {
                     Ok(o) => o,
                     Err(help) => return Ok(Action::Print(help)),
                 };
-                if let Some(m) = monitor_spec(&o).map_err(|e| anyhow!("-monitor {arg}: {e}"))? {
-                    monitors.push(m);
-                }
+                let id = o
+                    .get("chardev")
+                    .ok_or_else(|| anyhow!("-mon {arg}: Parameter 'chardev' is missing"))?;
+                let pretty = o.get_bool("pretty").unwrap_or(false);
+                let mode = match o.get("mode").unwrap_or("readline") {
+                    "readline" if pretty => {
+                        bail!("-mon {arg}: 'pretty' is not compatible with HMP monitors")
+                    }
+                    "readline" => MonitorMode::Readline,
+                    "control" => MonitorMode::Control { pretty },
+                    m => bail!("-mon {arg}: Parameter 'mode' does not accept value '{m}'"),
+                };
+                mons.push((id.to_owned(), mode, format!("-mon {arg}")));
             }
+            "daemonize" => daemonize = true,
+            "pidfile" => pidfile = Some(PathBuf::from(arg)),
             "name" => {
                 let o = qemuopts::parse_any(&arg, Some("guest"))
                     .map_err(|e| located(e, "name", &arg))?;
@@ -389,46 +509,42 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Action> {
             connections: 32,
         }),
     };
-    let stdio_count = monitors
+    let mut monitors: Vec<MonitorSpec> = Vec::new();
+    for (id, mode, typed) in mons {
+        let chardev = chardevs
+            .iter()
+            .find(|c| c.id == id)
+            .ok_or_else(|| anyhow!("{typed}: chardev \"{id}\" not found"))?;
+        if monitors.iter().any(|m| m.chardev.id == id) {
+            bail!("{typed}: chardev '{id}' is already in use by another monitor");
+        }
+        if chardev.backend == Backend::Stdio && daemonize {
+            bail!("{typed}: cannot use stdio with -daemonize");
+        }
+        monitors.push(MonitorSpec {
+            chardev: chardev.clone(),
+            mode,
+        });
+    }
+    if chardevs
         .iter()
-        .filter(|m| **m == MonitorSpec::Stdio)
-        .count();
-    if stdio_count > 1 {
-        bail!("-monitor stdio: cannot use stdio by multiple character devices");
+        .filter(|c| c.backend == Backend::Stdio)
+        .count()
+        > 1
+    {
+        bail!("cannot use stdio by multiple character devices");
     }
     Ok(Action::Run(Box::new(Config {
         vnc,
+        chardevs,
         monitors,
+        daemonize,
+        pidfile,
         name: cfg_name,
         start_paused,
         guest,
         secrets,
     })))
-}
-
-fn monitor_spec(o: &Opts) -> Result<Option<MonitorSpec>> {
-    let dev = o.get("chardev").unwrap_or_default();
-    let socket_opts = o.contains("server") || o.contains("wait");
-    match dev {
-        "stdio" | "none" if socket_opts => bail!("'server' and 'wait' apply to unix: sockets only"),
-        "stdio" => Ok(Some(MonitorSpec::Stdio)),
-        "none" => Ok(None),
-        d if d.starts_with("unix:") => {
-            let path = &d["unix:".len()..];
-            if path.is_empty() {
-                bail!("a socket path is required after 'unix:'");
-            }
-            if o.get_bool("server") != Some(true) {
-                bail!("only server=on is supported (Porthole does not connect out)");
-            }
-            if o.get_bool("wait") != Some(false) {
-                bail!("only wait=off is supported (Porthole does not block start-up on a monitor)");
-            }
-            Ok(Some(MonitorSpec::Unix(PathBuf::from(path))))
-        }
-        "" => bail!("a character device is required (stdio, none or unix:PATH)"),
-        d => bail!("chardev '{d}' is not supported (stdio, none or unix:PATH)"),
-    }
 }
 
 fn vnc_spec(o: &Opts, secrets: &[SecretSpec]) -> Result<VncSpec> {
@@ -478,9 +594,6 @@ fn vnc_spec(o: &Opts, secrets: &[SecretSpec]) -> Result<VncSpec> {
     })
 }
 
-/// Largest secret file read.
-const MAX_SECRET_FILE: u64 = 64 * 1024;
-
 fn secret_spec(o: &Opts) -> Result<SecretSpec> {
     let kind = o.get("qom-type").unwrap_or_default();
     if kind != "secret" {
@@ -491,75 +604,13 @@ fn secret_spec(o: &Opts) -> Result<SecretSpec> {
         .get("id")
         .ok_or_else(|| anyhow!("Parameter 'id' is missing"))?
         .to_owned();
-    let raw: Vec<u8> = match (checked.get("data"), checked.get("file")) {
-        (Some(_), Some(_)) => bail!("'data' and 'file' are mutually exclusive"),
-        (None, None) => bail!("Either 'data' or 'file' must be provided"),
-        (Some(d), None) => d.as_bytes().to_vec(),
-        (None, Some(f)) => read_secret_file(f)?,
-    };
-    let value = match checked.get("format").unwrap_or("raw") {
-        "raw" => raw,
-        "base64" => {
-            decode_base64(&raw).ok_or_else(|| anyhow!("Invalid base64 data in secret '{id}'"))?
-        }
-        other => bail!("Parameter 'format' doesn't take value '{other}' (raw, base64)"),
-    };
-    Ok(SecretSpec {
-        id,
-        value: zeroize::Zeroizing::new(value),
-    })
-}
-
-fn read_secret_file(path: &str) -> Result<Vec<u8>> {
-    let meta = std::fs::metadata(path).with_context(|| format!("Unable to read {path}"))?;
-    if meta.len() > MAX_SECRET_FILE {
-        bail!("Secret file {path} is larger than {MAX_SECRET_FILE} bytes");
-    }
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        eprintln!(
-            "porthole: warning: secret file {path} has mode {mode:04o}; \
-             it should be readable by its owner only (chmod 600)"
-        );
-    }
-    let data = std::fs::read(path).with_context(|| format!("Unable to read {path}"))?;
-    Ok(data)
-}
-
-/// Standard base64 (padding optional; whitespace not allowed, as glib's strict decoder).
-fn decode_base64(s: &[u8]) -> Option<Vec<u8>> {
-    let val = |c: u8| -> Option<u32> {
-        Some(u32::from(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        }))
-    };
-    let s = s
-        .strip_suffix(b"==")
-        .or_else(|| s.strip_suffix(b"="))
-        .unwrap_or(s);
-    if s.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(s.len() / 4 * 3 + 2);
-    for chunk in s.chunks(4) {
-        let mut acc = 0u32;
-        for &c in chunk {
-            acc = (acc << 6) | val(c)?;
-        }
-        let bytes = acc.to_be_bytes();
-        match chunk.len() {
-            4 => out.extend_from_slice(&bytes[1..4]),
-            3 => out.extend_from_slice(&(acc << 6).to_be_bytes()[1..3]),
-            2 => out.push((acc >> 4).to_be_bytes()[3]),
-            _ => return None,
-        }
-    }
-    Some(out)
+    let obj = SecretObject::new(
+        checked.get("data"),
+        checked.get("file"),
+        checked.get("format"),
+    )
+    .map_err(|e| anyhow!("{e}"))?;
+    Ok(SecretSpec { id, secret: obj })
 }
 
 #[cfg(test)]
@@ -575,14 +626,6 @@ mod tests {
             Err(e) => e.to_string(),
             Ok(_) => panic!("{s} parsed"),
         }
-    }
-
-    #[test]
-    fn base64() {
-        assert_eq!(decode_base64(b"c2VjcmV0").unwrap(), b"secret");
-        assert_eq!(decode_base64(b"c2VjcmV0MQ==").unwrap(), b"secret1");
-        assert_eq!(decode_base64(b"c2VjcmV0MTI=").unwrap(), b"secret12");
-        assert!(decode_base64(b"c2V*").is_none());
     }
 
     #[test]
@@ -612,7 +655,9 @@ mod tests {
         };
         let v = c.vnc.unwrap();
         assert_eq!(v.auth, AuthMode::Vnc);
-        assert_eq!(c.monitors, vec![MonitorSpec::Stdio]);
+        assert_eq!(c.monitors.len(), 1);
+        assert_eq!(c.monitors[0].chardev.backend, Backend::Stdio);
+        assert_eq!(c.monitors[0].mode, MonitorMode::Readline);
         assert_eq!(c.name.as_deref(), Some("vm1"));
         assert!(c.start_paused);
         let Action::Run(c) = parse(args(
@@ -621,7 +666,7 @@ mod tests {
         .unwrap() else {
             panic!()
         };
-        assert_eq!(c.secrets[0].value.as_slice(), b"secret");
+        assert_eq!(c.secrets[0].secret.value.as_slice(), b"secret");
         let Action::Run(c) = parse(args("-display none")).unwrap() else {
             panic!()
         };

@@ -1,15 +1,21 @@
-//! The one implementation of [`qapi::Commands`]: HMP (and QMP, next) call it.
+//! The one implementation of [`qapi::Commands`]: QMP calls it through `qapi::dispatch`,
+//! HMP through `monitor::hmp`.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use evloop::Ops;
 use qapi::{
-    DisplayProtocol, ErrorClass, ExpirePasswordOptions, NameInfo, Password, QmpError, RunState,
-    ScreendumpArgs, SetPasswordAction, SetPasswordOptions, StatusInfo, VersionInfo, VersionTriple,
-    VncInfo, VncInfo2,
+    AddClientArgs, ChangeVncPasswordArgs, ChardevInfo, ClosefdArgs, CommandInfo,
+    DisplayReloadOptions, DisplayUpdateOptions, ErrorClass, Event, ExpirePasswordOptions,
+    GetfdArgs, HumanMonitorCommandArgs, ImageFormat, InputEvent, InputSendEventArgs, KeyValue,
+    NameInfo, ObjectDelArgs, ObjectOptions, ObjectPropertyInfo, QmpError, QomGetArgs, QomListArgs,
+    ResetData, RunState, ScreendumpArgs, SendKeyArgs, SetPasswordAction, SetPasswordOptions,
+    ShutdownCause, StatusInfo, VersionInfo, VersionTriple, VncInfo, VncInfo2,
 };
+use serde_json::Value;
 
-use crate::world::{self, Shutdown, World};
+use crate::objects::{Object, SecretObject};
+use crate::world::{self, KeyRelease, Shutdown, World};
 
 /// Commands run against the machine with a handle on the loop.
 pub struct Cmds<'a, 'b> {
@@ -17,6 +23,8 @@ pub struct Cmds<'a, 'b> {
     pub w: &'a mut World,
     /// The loop handle of the callback the command runs in.
     pub ops: &'a mut Ops<'b, World>,
+    /// The file descriptors passed to the calling monitor (QMP over a UNIX socket).
+    pub fds: Option<&'a mut crate::qmp::FdTable>,
 }
 
 fn spice_not_in_use() -> QmpError {
@@ -26,7 +34,8 @@ fn spice_not_in_use() -> QmpError {
     }
 }
 
-fn version_triple() -> VersionTriple {
+/// Porthole's version as QMP's triple.
+pub fn version_triple() -> VersionTriple {
     let mut parts = env!("CARGO_PKG_VERSION")
         .split('.')
         .map(|p| p.parse::<i64>().unwrap_or(0));
@@ -37,6 +46,24 @@ fn version_triple() -> VersionTriple {
     }
 }
 
+/// `send-key`'s default hold time (QEMU's).
+const DEFAULT_HOLD_MS: u64 = 100;
+/// Longest hold time accepted.
+const MAX_HOLD_MS: u64 = 10_000;
+/// Most keys in one `send-key` (QEMU has none; a bound keeps the held-key list small).
+const MAX_SEND_KEYS: usize = 64;
+
+fn key_of(k: &KeyValue) -> Result<Option<input::QKeyCode>, QmpError> {
+    match k {
+        KeyValue::Qcode(q) => Ok(input::QKeyCode::from_str_qemu(q.data.as_str())),
+        KeyValue::Number(n) => {
+            let n = u32::try_from(n.data)
+                .map_err(|_| QmpError::generic(format!("invalid parameter: {}", n.data)))?;
+            Ok(input::number_to_qcode(n))
+        }
+    }
+}
+
 impl Cmds<'_, '_> {
     fn vnc_display(&self, display: Option<&str>) -> Result<(), QmpError> {
         if !self.w.vnc_enabled {
@@ -44,10 +71,16 @@ impl Cmds<'_, '_> {
         }
         match display {
             Some(d) if d != self.w.vnc.config().id => {
-                Err(QmpError::generic(format!("VNC display '{d}' not found")))
+                Err(QmpError::generic("Can not find vnc display"))
             }
             _ => Ok(()),
         }
+    }
+
+    fn fds(&mut self) -> Result<&mut crate::qmp::FdTable, QmpError> {
+        self.fds
+            .as_deref_mut()
+            .ok_or_else(|| QmpError::generic("No file descriptor supplied via SCM_RIGHTS"))
     }
 }
 
@@ -57,6 +90,19 @@ impl qapi::Commands for Cmds<'_, '_> {
             qemu: version_triple(),
             package: String::new(),
         })
+    }
+
+    fn query_commands(&mut self) -> Result<Vec<CommandInfo>, QmpError> {
+        let mut v: Vec<CommandInfo> = qapi::COMMANDS
+            .iter()
+            .map(|c| CommandInfo {
+                name: c.name.to_owned(),
+            })
+            .collect();
+        v.push(CommandInfo {
+            name: "query-qmp-schema".into(),
+        });
+        Ok(v)
     }
 
     fn query_status(&mut self) -> Result<StatusInfo, QmpError> {
@@ -71,6 +117,19 @@ impl qapi::Commands for Cmds<'_, '_> {
         Ok(NameInfo {
             name: self.w.name.clone(),
         })
+    }
+
+    fn query_chardev(&mut self) -> Result<Vec<ChardevInfo>, QmpError> {
+        Ok(self
+            .w
+            .chardevs
+            .iter()
+            .map(|c| ChardevInfo {
+                label: c.id.clone(),
+                filename: c.filename(),
+                frontend_open: true,
+            })
+            .collect())
     }
 
     fn query_vnc(&mut self) -> Result<VncInfo, QmpError> {
@@ -98,6 +157,7 @@ impl qapi::Commands for Cmds<'_, '_> {
     fn stop(&mut self) -> Result<(), QmpError> {
         if self.w.machine.run_state() == RunState::Running {
             self.w.machine.set_run_state(RunState::Paused);
+            self.w.emit(&Event::Stop);
         }
         Ok(())
     }
@@ -105,7 +165,8 @@ impl qapi::Commands for Cmds<'_, '_> {
     fn cont(&mut self) -> Result<(), QmpError> {
         match self.w.machine.run_state() {
             RunState::Paused | RunState::Prelaunch => {
-                self.w.machine.set_run_state(RunState::Running)
+                self.w.machine.set_run_state(RunState::Running);
+                self.w.emit(&Event::Resume);
             }
             RunState::Running => {}
             RunState::Shutdown | RunState::InternalError => {
@@ -119,12 +180,17 @@ impl qapi::Commands for Cmds<'_, '_> {
 
     fn system_reset(&mut self) -> Result<(), QmpError> {
         self.w.machine.reset();
+        self.w.emit(&Event::Reset(ResetData {
+            guest: false,
+            reason: ShutdownCause::HostQmpSystemReset,
+        }));
         world::refresh(self.w, self.ops, true);
         Ok(())
     }
 
     fn system_powerdown(&mut self) -> Result<(), QmpError> {
         // The built-in guests honour a power button press by powering off, as an ACPI guest would.
+        self.w.emit(&Event::Powerdown);
         self.w.request_shutdown(Shutdown::Guest, self.ops);
         Ok(())
     }
@@ -135,14 +201,15 @@ impl qapi::Commands for Cmds<'_, '_> {
     }
 
     fn set_password(&mut self, args: SetPasswordOptions) -> Result<(), QmpError> {
-        if args.protocol == DisplayProtocol::Spice {
+        let connected = args.connected().unwrap_or(SetPasswordAction::Keep);
+        let SetPasswordOptions::Vnc {
+            password, branch, ..
+        } = args
+        else {
             return Err(spice_not_in_use());
-        }
-        self.vnc_display(args.display.as_deref())?;
-        let drop = self
-            .w
-            .vnc
-            .set_password(args.password, args.connected.unwrap_or_default())?;
+        };
+        self.vnc_display(branch.display.as_deref())?;
+        let drop = self.w.vnc.set_password(password, connected)?;
         for k in drop {
             self.ops.remove(k);
         }
@@ -150,19 +217,19 @@ impl qapi::Commands for Cmds<'_, '_> {
     }
 
     fn expire_password(&mut self, args: ExpirePasswordOptions) -> Result<(), QmpError> {
-        if args.protocol == DisplayProtocol::Spice {
+        let ExpirePasswordOptions::Vnc { time, branch } = args else {
             return Err(spice_not_in_use());
-        }
-        self.vnc_display(args.display.as_deref())?;
-        let expiry = vnc::Expiry::parse(&args.time, SystemTime::now())?;
+        };
+        self.vnc_display(branch.display.as_deref())?;
+        let expiry = vnc::Expiry::parse(&time, SystemTime::now())?;
         self.w.vnc.expire_password(expiry)
     }
 
-    fn change_vnc_password(&mut self, password: Password) -> Result<(), QmpError> {
+    fn change_vnc_password(&mut self, args: ChangeVncPasswordArgs) -> Result<(), QmpError> {
         self.vnc_display(None)?;
         self.w
             .vnc
-            .set_password(password, SetPasswordAction::Keep)
+            .set_password(args.password, SetPasswordAction::Keep)
             .map(|_| ())
     }
 
@@ -180,9 +247,9 @@ impl qapi::Commands for Cmds<'_, '_> {
         }
         // Bring the surface up to date (and tell the viewers) so the file shows what they see.
         world::refresh(self.w, self.ops, false);
-        let format = match args.format.unwrap_or_default() {
-            qapi::ImageFormat::Ppm => display::ImageFormat::Ppm,
-            qapi::ImageFormat::Png => display::ImageFormat::Png,
+        let format = match args.format.unwrap_or(ImageFormat::Ppm) {
+            ImageFormat::Ppm => display::ImageFormat::Ppm,
+            ImageFormat::Png => display::ImageFormat::Png,
         };
         display::write_image(
             self.w.machine.surface(),
@@ -190,5 +257,193 @@ impl qapi::Commands for Cmds<'_, '_> {
             format,
         )
         .map_err(|e| QmpError::generic(e.to_string()))
+    }
+
+    fn send_key(&mut self, args: SendKeyArgs) -> Result<(), QmpError> {
+        if args.keys.len() > MAX_SEND_KEYS {
+            return Err(QmpError::generic(format!(
+                "Too many keys (at most {MAX_SEND_KEYS})"
+            )));
+        }
+        let hold = match args.hold_time {
+            None => DEFAULT_HOLD_MS,
+            Some(ms) => u64::try_from(ms)
+                .ok()
+                .filter(|ms| *ms <= MAX_HOLD_MS)
+                .ok_or_else(|| {
+                    QmpError::invalid_parameter_value(
+                        "hold-time",
+                        "a number of milliseconds 0..10000",
+                    )
+                })?,
+        };
+        let mut keys = Vec::with_capacity(args.keys.len());
+        for k in &args.keys {
+            if let Some(q) = key_of(k)? {
+                keys.push(q);
+            }
+        }
+        for q in &keys {
+            self.w.machine.input(input::InputEvent::Key {
+                qcode: *q,
+                down: true,
+            });
+        }
+        let release = self
+            .ops
+            .add(Box::new(KeyRelease { keys }), mio::Interest::READABLE);
+        self.ops.add_timer(Duration::from_millis(hold), release, 0);
+        Ok(())
+    }
+
+    fn input_send_event(&mut self, args: InputSendEventArgs) -> Result<(), QmpError> {
+        if let Some(d) = &args.device {
+            return Err(QmpError::generic(format!("Device '{d}' not found")));
+        }
+        if args.head.is_some() {
+            return Err(QmpError::generic(
+                "'head' must be specified together with 'device'",
+            ));
+        }
+        // Check everything first: a batch is applied whole or not at all.
+        let mut keys = Vec::with_capacity(args.events.len());
+        for ev in &args.events {
+            match ev {
+                InputEvent::Key(k) => keys.push((key_of(&k.data.key)?, k.data.down)),
+                InputEvent::Btn(_) | InputEvent::Rel(_) | InputEvent::Abs(_) => {
+                    return Err(QmpError::generic(
+                        "Input event of type 'btn', 'rel' or 'abs': Porthole's machine has no pointing device",
+                    ));
+                }
+            }
+        }
+        for (q, down) in keys.into_iter().filter_map(|(q, d)| q.map(|q| (q, d))) {
+            self.w
+                .machine
+                .input(input::InputEvent::Key { qcode: q, down });
+        }
+        Ok(())
+    }
+
+    fn display_reload(&mut self, args: DisplayReloadOptions) -> Result<(), QmpError> {
+        let DisplayReloadOptions::Vnc(o) = args;
+        self.vnc_display(None)?;
+        if o.tls_certs == Some(true) {
+            return Err(QmpError::generic("vnc tls is not enabled"));
+        }
+        Ok(())
+    }
+
+    fn display_update(&mut self, args: DisplayUpdateOptions) -> Result<(), QmpError> {
+        let DisplayUpdateOptions::Vnc(o) = args;
+        self.vnc_display(None)?;
+        if o.tls_creds.is_some() {
+            return Err(QmpError::generic(
+                "'tls-creds' needs TLS support, which this Porthole does not have yet",
+            ));
+        }
+        if o.addresses.is_some() {
+            return Err(QmpError::generic(
+                "display-update: changing the VNC listen addresses at run time is not supported yet",
+            ));
+        }
+        Ok(())
+    }
+
+    fn qom_list(&mut self, args: QomListArgs) -> Result<Vec<ObjectPropertyInfo>, QmpError> {
+        Ok(self
+            .w
+            .objects
+            .qom_list(&args.path)?
+            .into_iter()
+            .map(|(name, type_)| ObjectPropertyInfo {
+                name,
+                type_,
+                description: None,
+                default_value: None,
+            })
+            .collect())
+    }
+
+    fn qom_get(&mut self, args: QomGetArgs) -> Result<Value, QmpError> {
+        self.w.objects.qom_get(&args.path, &args.property)
+    }
+
+    fn object_add(&mut self, args: ObjectOptions) -> Result<(), QmpError> {
+        match args {
+            ObjectOptions::Secret { id, branch } => {
+                crate::objects::check_id(&id)?;
+                if branch.keyid.is_some() || branch.iv.is_some() {
+                    return Err(QmpError::generic(
+                        "secret: 'keyid'/'iv' (AES-encrypted secrets) are not supported yet",
+                    ));
+                }
+                let format = branch.format.map(|f| f.as_str());
+                let obj = SecretObject::new(
+                    branch.data.as_ref().map(qapi::Password::as_str),
+                    branch.file.as_deref(),
+                    format,
+                )?;
+                self.w.objects.add(&id, Object::Secret(obj))
+            }
+            other => Err(QmpError::generic(format!(
+                "object type '{}' is not supported yet",
+                other.qom_type().as_str()
+            ))),
+        }
+    }
+
+    fn object_del(&mut self, args: ObjectDelArgs) -> Result<(), QmpError> {
+        self.w.objects.del(&args.id)
+    }
+
+    fn human_monitor_command(&mut self, args: HumanMonitorCommandArgs) -> Result<String, QmpError> {
+        if args.cpu_index.is_some_and(|c| c != 0) {
+            return Err(QmpError::invalid_parameter_value(
+                "cpu-index",
+                "a CPU index (Porthole has CPU 0)",
+            ));
+        }
+        let ctx = monitor::hmp::Context { interactive: false };
+        let out = match monitor::hmp::execute(args.command_line.as_str(), self, &ctx) {
+            monitor::hmp::Outcome::Output(s) | monitor::hmp::Outcome::Quit(s) => s,
+            // Non-interactive contexts never prompt; hmp reports that itself.
+            monitor::hmp::Outcome::ReadPassword { .. } => String::new(),
+        };
+        // QMP carries HMP output with QEMU's "\r\n" line ends.
+        Ok(out.replace("\r\n", "\n").replace('\n', "\r\n"))
+    }
+
+    fn getfd(&mut self, args: GetfdArgs) -> Result<(), QmpError> {
+        self.fds()?.getfd(&args.fdname)
+    }
+
+    fn closefd(&mut self, args: ClosefdArgs) -> Result<(), QmpError> {
+        self.fds()?.closefd(&args.fdname)
+    }
+
+    fn add_client(&mut self, args: AddClientArgs) -> Result<(), QmpError> {
+        let not_found = || {
+            QmpError::generic(format!(
+                "File descriptor named '{}' has not been found",
+                args.fdname
+            ))
+        };
+        let fds = self.fds.as_deref_mut().ok_or_else(not_found)?;
+        let fd = fds.take(&args.fdname).map_err(|_| not_found())?;
+        match args.protocol.as_str() {
+            "vnc" => {
+                if !self.w.vnc_enabled {
+                    return Err(QmpError::generic("VNC is not enabled"));
+                }
+                let sock = vnc::ClientSocket::from_fd(fd).map_err(|e| {
+                    QmpError::generic(format!("add_client: not a connected socket: {e}"))
+                })?;
+                vnc::add_socket_client(self.w, self.ops, sock, args.skipauth.unwrap_or(false));
+                Ok(())
+            }
+            "spice" => Err(spice_not_in_use()),
+            p => Err(QmpError::generic(format!("protocol '{p}' is invalid"))),
+        }
     }
 }

@@ -5,11 +5,15 @@
 //! event loop, and runs it until a monitor, a signal or the guest asks to stop. The code map is
 //! in docs/architecture.md.
 
+mod chardev;
 mod cli;
 mod commands;
-mod hmpsock;
 mod logger;
 mod machine;
+mod monsock;
+mod objects;
+mod process;
+mod qmp;
 mod world;
 
 use std::process::ExitCode;
@@ -21,7 +25,8 @@ use mio::Interest;
 use qapi::{Password, SetPasswordAction};
 use vnc::{AuthMode, ListenerHandler, VncConfig, VncServer};
 
-use crate::cli::{Action, Config, MonitorSpec};
+use crate::chardev::Backend;
+use crate::cli::{Action, Config, MonitorMode};
 use crate::world::{Shutdown, World};
 
 fn main() -> ExitCode {
@@ -46,12 +51,25 @@ fn run(args: impl Iterator<Item = String>) -> Result<ExitCode> {
     let started = Instant::now();
     let Config {
         vnc: vnc_spec,
+        chardevs,
         monitors,
+        daemonize,
+        pidfile,
         name,
         start_paused,
         guest: guest_name,
         secrets,
     } = *config;
+    // Fork before anything else exists (no thread may be running).
+    let daemon = if daemonize {
+        Some(process::daemonize()?)
+    } else {
+        None
+    };
+    let _pidfile = pidfile
+        .as_deref()
+        .map(process::PidFile::create)
+        .transpose()?;
 
     // VNC first: the guest's boot screen shows where it listens.
     let desktop_name = match &name {
@@ -93,10 +111,15 @@ fn run(args: impl Iterator<Item = String>) -> Result<ExitCode> {
     for w in warnings {
         eprintln!("porthole: {w}");
     }
+    let mut objects = objects::Objects::default();
+    for s in secrets {
+        objects
+            .add(&s.id, objects::Object::Secret(s.secret))
+            .map_err(|e| anyhow!("-object {}: {e}", s.id))?;
+    }
     if let Some(id) = password_secret {
-        let secret = secrets
-            .iter()
-            .find(|s| s.id == id)
+        let secret = objects
+            .secret(&id)
             .ok_or_else(|| anyhow!("No secret with id '{id}'"))?;
         let text = String::from_utf8(secret.value.to_vec()).map_err(|_| {
             anyhow!("secret '{id}' is not valid UTF-8 and cannot be a VNC password")
@@ -135,17 +158,21 @@ fn run(args: impl Iterator<Item = String>) -> Result<ExitCode> {
         stdio_pending: None,
         start: started,
         shutdown: None,
+        qmp_clients: Vec::new(),
+        events: std::collections::VecDeque::new(),
+        event_seq: 0,
+        chardevs: Vec::new(),
+        objects,
+        remote: None,
+        events_pending: false,
     };
+    w.remote = Some(lp.remote());
     for l in listeners {
         lp.add(Box::new(l), Interest::READABLE)?;
     }
     for m in &monitors {
-        match m {
-            MonitorSpec::Unix(path) => {
-                let l = hmpsock::MonitorListener::bind(path).context("-monitor")?;
-                lp.add(Box::new(l), Interest::READABLE)?;
-            }
-            MonitorSpec::Stdio => {
+        match (&m.chardev.backend, m.mode) {
+            (Backend::Stdio, MonitorMode::Readline) => {
                 let remote = lp.remote();
                 let banner = monitor::hmp::banner("Porthole", env!("CARGO_PKG_VERSION"));
                 let m = monitor::stdio::StdioMonitor::spawn(banner, move |req| {
@@ -154,8 +181,24 @@ fn run(args: impl Iterator<Item = String>) -> Result<ExitCode> {
                 })?;
                 w.stdio = Some(m);
             }
+            (Backend::Stdio, MonitorMode::Control { pretty }) => {
+                qmp::add_stdio(&mut lp, &mut w, pretty).context("-qmp stdio")?;
+            }
+            (_, mode) => {
+                let what = format!("chardev '{}' ({})", m.chardev.id, m.chardev.filename());
+                let l = monsock::MonitorListener::bind(&m.chardev, mode).context(what)?;
+                if m.chardev.waits() {
+                    eprintln!(
+                        "porthole: waiting for connection on: disconnected:{}",
+                        m.chardev.filename()
+                    );
+                    l.wait_for_client()?;
+                }
+                lp.add(Box::new(l), Interest::READABLE)?;
+            }
         }
     }
+    w.chardevs = chardevs;
     lp.add_signals(
         &[libc::SIGINT, libc::SIGTERM, libc::SIGHUP],
         |w: &mut World, _sig, ops| {
@@ -164,6 +207,9 @@ fn run(args: impl Iterator<Item = String>) -> Result<ExitCode> {
     )?;
     world::start_ticker(&mut lp, &mut w)?;
     log::info!("ready after {:?}", started.elapsed());
+    if let Some(d) = daemon {
+        d.ready()?;
+    }
 
     lp.run(&mut w)?;
     let why = w.shutdown.map_or("none", Shutdown::as_str);
@@ -171,6 +217,10 @@ fn run(args: impl Iterator<Item = String>) -> Result<ExitCode> {
     if let Some(m) = w.stdio.take() {
         m.finish();
     }
-    drop(lp);
+    lp.shutdown(&mut w);
+    // A QMP monitor on stdio set O_NONBLOCK on the shared stdin; give it back as it was.
+    if w.chardevs.iter().any(|c| c.backend == Backend::Stdio) {
+        let _ = qmp::set_nonblocking(0, false);
+    }
     Ok(ExitCode::SUCCESS)
 }

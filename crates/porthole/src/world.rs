@@ -7,7 +7,7 @@ use display::Surface;
 use evloop::{Handler, HandlerKey, Ops, Readiness};
 use monitor::hmp::{self, Outcome, PendingPassword};
 use monitor::stdio::{Reply, Request, StdioMonitor};
-use vnc::{VncEvent, VncHost, VncServer};
+use vnc::{VncEvent, VncEventKind, VncHost, VncServer};
 
 use crate::commands::Cmds;
 use crate::machine::{Machine, Refresh};
@@ -55,16 +55,88 @@ pub struct World {
     pub start: Instant,
     /// Set once shutdown was requested.
     pub shutdown: Option<Shutdown>,
+    /// QMP sessions, to which events go.
+    pub qmp_clients: Vec<HandlerKey>,
+    /// Recent events, newest last (bounded by [`MAX_EVENT_LOG`]).
+    pub events: std::collections::VecDeque<EventRecord>,
+    /// Sequence number of the newest event.
+    pub event_seq: u64,
+    /// Every character device, for query-chardev.
+    pub chardevs: Vec<crate::chardev::ChardevSpec>,
+    /// User-created objects (`-object`, `object-add`).
+    pub objects: crate::objects::Objects,
+    /// The loop's handle for waking itself (event delivery).
+    pub remote: Option<evloop::Remote<World>>,
+    /// An event delivery is already queued.
+    pub events_pending: bool,
+}
+
+/// Events kept for delivery to QMP sessions (they are handed over after every batch).
+pub const MAX_EVENT_LOG: usize = 256;
+
+/// One emitted event.
+pub struct EventRecord {
+    /// Sequence number.
+    pub seq: u64,
+    /// Event name.
+    pub name: String,
+    /// Event data.
+    pub data: Option<serde_json::Value>,
+    /// Wall-clock time: seconds and microseconds since the epoch.
+    pub timestamp: (i64, i64),
 }
 
 impl World {
+    /// Sends an event to every negotiated QMP session. It is logged here and handed to the
+    /// sessions right after the current batch (through the loop's remote, so that it works
+    /// from any callback, including `removed()`).
+    pub fn emit(&mut self, ev: &qapi::Event) {
+        let timestamp = match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => (
+                i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+                i64::from(d.subsec_micros()),
+            ),
+            Err(_) => (-1, -1),
+        };
+        self.event_seq += 1;
+        self.events.push_back(EventRecord {
+            seq: self.event_seq,
+            name: ev.name().to_owned(),
+            data: ev.data(),
+            timestamp,
+        });
+        while self.events.len() > MAX_EVENT_LOG {
+            self.events.pop_front();
+        }
+        if !self.events_pending
+            && let Some(remote) = &self.remote
+        {
+            self.events_pending = true;
+            let _ = remote.send(|w: &mut World, ops| {
+                w.events_pending = false;
+                w.qmp_clients.retain(|k| ops.is_live(*k));
+                for k in &w.qmp_clients {
+                    ops.notify(*k, crate::qmp::NOTIFY_EVENT);
+                }
+            });
+        }
+    }
+
     /// Asks the loop to end after this batch.
     pub fn request_shutdown(&mut self, why: Shutdown, ops: &mut Ops<'_, World>) {
         if self.shutdown.is_none() {
             log::info!("shutting down: {}", why.as_str());
             self.shutdown = Some(why);
+            let (guest, reason) = match why {
+                Shutdown::HostQmpQuit => (false, qapi::ShutdownCause::HostQmpQuit),
+                Shutdown::HostSignal => (false, qapi::ShutdownCause::HostSignal),
+                Shutdown::Guest => (true, qapi::ShutdownCause::GuestShutdown),
+            };
+            self.machine.set_run_state(qapi::RunState::Shutdown);
+            self.emit(&qapi::Event::Shutdown(qapi::ShutdownData { guest, reason }));
         }
-        ops.quit();
+        // Quit once the SHUTDOWN event and the replies of this batch are out.
+        ops.defer(|_, ops| ops.quit());
     }
 }
 
@@ -85,10 +157,33 @@ impl VncHost for World {
         log::info!(
             "VNC {:?}: client {}:{} ({})",
             ev.kind,
-            ev.client.base.host,
-            ev.client.base.service,
-            ev.client.base.family.as_str()
+            ev.client.host,
+            ev.client.service,
+            ev.client.family.as_str()
         );
+        let event = match ev.kind {
+            VncEventKind::Connected => {
+                let c = ev.client;
+                qapi::Event::VncConnected(qapi::VncConnectedData {
+                    server: ev.server,
+                    client: qapi::VncBasicInfo {
+                        host: c.host,
+                        service: c.service,
+                        family: c.family,
+                        websocket: c.websocket,
+                    },
+                })
+            }
+            VncEventKind::Initialized => qapi::Event::VncInitialized(qapi::VncInitializedData {
+                server: ev.server,
+                client: ev.client,
+            }),
+            VncEventKind::Disconnected => qapi::Event::VncDisconnected(qapi::VncDisconnectedData {
+                server: ev.server,
+                client: ev.client,
+            }),
+        };
+        self.emit(&event);
     }
 }
 
@@ -156,14 +251,14 @@ pub fn stdio_request(w: &mut World, ops: &mut Ops<'_, World>, req: Request) {
         Request::Line(line) => {
             let outcome = hmp::execute(
                 &line,
-                &mut Cmds { w, ops },
+                &mut Cmds { w, ops, fds: None },
                 &hmp::Context { interactive: true },
             );
             reply_for(w, outcome)
         }
         Request::Password(pw) => match w.stdio_pending.take() {
             Some(pending) => {
-                let outcome = hmp::finish_password(pending, pw, &mut Cmds { w, ops });
+                let outcome = hmp::finish_password(pending, pw, &mut Cmds { w, ops, fds: None });
                 reply_for(w, outcome)
             }
             None => Reply::Output(String::new()),
@@ -180,5 +275,32 @@ pub fn stdio_request(w: &mut World, ops: &mut Ops<'_, World>, req: Request) {
     };
     if let Some(m) = &w.stdio {
         m.reply(reply);
+    }
+}
+
+/// Releases the keys `send-key` pressed, after the hold time, in reverse order (as QEMU),
+/// then removes itself.
+pub struct KeyRelease {
+    /// Keys held down, in the order they were pressed.
+    pub keys: Vec<input::QKeyCode>,
+}
+
+impl Handler<World> for KeyRelease {
+    fn ready(&mut self, _w: &mut World, _ev: Readiness, _ops: &mut Ops<'_, World>) {}
+
+    fn timer(&mut self, w: &mut World, _tag: u64, ops: &mut Ops<'_, World>) {
+        for q in self.keys.drain(..).rev() {
+            w.machine.input(input::InputEvent::Key {
+                qcode: q,
+                down: false,
+            });
+        }
+        if let Some(me) = ops.me() {
+            ops.remove(me);
+        }
+    }
+
+    fn source(&mut self) -> Option<&mut dyn mio::event::Source> {
+        None
     }
 }

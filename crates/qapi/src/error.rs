@@ -46,6 +46,31 @@ impl QmpError {
         Self::generic(format!("Invalid parameter '{name}'"))
     }
 
+    /// QEMU's `QERR_INVALID_PARAMETER_TYPE`:
+    /// `Invalid parameter type for 'NAME', expected: TYPE`.
+    pub fn invalid_parameter_type(name: &str, expected: &str) -> Self {
+        Self::generic(format!(
+            "Invalid parameter type for '{name}', expected: {expected}"
+        ))
+    }
+
+    /// QEMU's `QERR_MISSING_PARAMETER`: `Parameter 'NAME' is missing`.
+    pub fn missing_parameter(name: &str) -> Self {
+        Self::generic(format!("Parameter '{name}' is missing"))
+    }
+
+    /// The input visitor's `Parameter 'NAME' is unexpected`.
+    pub fn unexpected_parameter(name: &str) -> Self {
+        Self::generic(format!("Parameter '{name}' is unexpected"))
+    }
+
+    /// The enum visitor's `Parameter 'NAME' does not accept value 'VALUE'`.
+    pub fn invalid_enum_value(name: &str, value: &str) -> Self {
+        Self::generic(format!(
+            "Parameter '{name}' does not accept value '{value}'"
+        ))
+    }
+
     /// `CommandNotFound` with QEMU's text `The command NAME has not been found`.
     pub fn command_not_found(name: &str) -> Self {
         Self {

@@ -1,50 +1,44 @@
-//! The QMP command layer: QEMU-named types and the one [`Commands`] trait.
+//! The QMP command layer: QEMU-named types, the one [`Commands`] trait, the dispatcher,
+//! the events and the introspection data, all generated from the schema in `qapi/`.
 //!
-//! Every monitor front end (HMP on stdio, QMP sockets) turns what it reads into calls
-//! on [`Commands`]; the binary implements the trait once. HMP only formats the results
-//! (QEMU's `ui-hmp-cmds.c` over `ui-qmp-cmds.c`; Firecracker's `VmmAction`).
+//! Design note. `build.rs` runs `qapi-gen` over `qapi/qapi-schema.json` (QEMU's QAPI
+//! dialect; the schema is the source of truth) and includes the result here. Every monitor
+//! front end turns what it reads into calls on [`Commands`]: QMP through [`dispatch`],
+//! which checks arguments as QEMU's QObject input visitor does (same error texts), HMP by
+//! calling the methods directly; the binary implements the trait once (QEMU's
+//! `ui-hmp-cmds.c` over `ui-qmp-cmds.c`).
 //!
-//! Type and member names follow QEMU's qapi/ schema exactly, so the serde forms are
-//! the QMP wire forms. This crate does no I/O.
+//! Type and member names follow QEMU's schema exactly, so the serde forms are the QMP wire
+//! forms. Base members are copied into derived structs; flat unions are Rust enums with a
+//! variant per discriminator value (common members as fields, the branch's own members in
+//! `branch`). Members the schema lists as secret are [`Password`]s. The error type and
+//! [`Password`] are written by hand; [`visit`] is the runtime the generated code uses.
+//! This crate does no I/O.
 #![forbid(unsafe_code)]
 
 mod error;
-mod types;
+mod password;
+pub mod visit;
+
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/qapi.rs"));
+}
+
+#[cfg(test)]
+mod test_schema;
 
 pub use error::{ErrorClass, QmpError};
-pub use types::*;
+pub use generated::*;
+pub use password::Password;
 
-/// One implementation of every monitor command; QMP and HMP both call it.
-///
-/// Methods take `&mut self` because commands act on the machine. Each returns QEMU's
-/// error class and text on failure.
-pub trait Commands {
-    /// `query-version`.
-    fn query_version(&mut self) -> Result<VersionInfo, QmpError>;
-    /// `query-status`.
-    fn query_status(&mut self) -> Result<StatusInfo, QmpError>;
-    /// `query-name`.
-    fn query_name(&mut self) -> Result<NameInfo, QmpError>;
-    /// `query-vnc`: the first display's first listener, as QEMU.
-    fn query_vnc(&mut self) -> Result<VncInfo, QmpError>;
-    /// `query-vnc-servers`: every display, every listener.
-    fn query_vnc_servers(&mut self) -> Result<Vec<VncInfo2>, QmpError>;
-    /// `stop`: pause the guest (the display keeps serving).
-    fn stop(&mut self) -> Result<(), QmpError>;
-    /// `cont`: resume the guest.
-    fn cont(&mut self) -> Result<(), QmpError>;
-    /// `system_reset`.
-    fn system_reset(&mut self) -> Result<(), QmpError>;
-    /// `system_powerdown`.
-    fn system_powerdown(&mut self) -> Result<(), QmpError>;
-    /// `quit`: shut down after the reply is sent.
-    fn quit(&mut self) -> Result<(), QmpError>;
-    /// `set_password`.
-    fn set_password(&mut self, args: SetPasswordOptions) -> Result<(), QmpError>;
-    /// `expire_password`.
-    fn expire_password(&mut self, args: ExpirePasswordOptions) -> Result<(), QmpError>;
-    /// `change-vnc-password` (first display).
-    fn change_vnc_password(&mut self, password: Password) -> Result<(), QmpError>;
-    /// `screendump`.
-    fn screendump(&mut self, args: ScreendumpArgs) -> Result<(), QmpError>;
+/// A command's registration data (QEMU's `QmpCommand` flags), for `query-commands` and
+/// for the QMP server's `exec-oob` and reply decisions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CommandDef {
+    /// The command's name.
+    pub name: &'static str,
+    /// Whether it may run out of band (`exec-oob`).
+    pub allow_oob: bool,
+    /// Whether a reply is sent on success.
+    pub success_response: bool,
 }

@@ -54,10 +54,12 @@ impl<S: VncHost> ClientHandler<S> {
         stream: Stream,
         vnc: &VncServer,
         key: Rc<Cell<Option<HandlerKey>>>,
+        skipauth: bool,
     ) -> Result<Self, crypto::Error> {
         let mut challenge = [0u8; 16];
         crypto::random_bytes(&mut challenge)?;
         let security = match vnc.config.auth {
+            _ if skipauth => Security::None,
             AuthMode::None => Security::None,
             AuthMode::Vnc => Security::VncAuth,
         };
@@ -301,7 +303,7 @@ impl<S: VncHost> ClientHandler<S> {
         entry.dirty.resize(w, h);
         let ev = {
             let entry = vnc.clients.iter().find(|c| c.key == me);
-            entry.map(|e| vnc.event(VncEventKind::Initialized, e))
+            entry.and_then(|e| vnc.event(VncEventKind::Initialized, e))
         };
         self.client_size = (w, h);
         self.session.server_init(clamp_u16(w), clamp_u16(h));
@@ -418,8 +420,10 @@ impl<S: VncHost> Handler<S> for ClientHandler<S> {
     fn removed(&mut self, state: &mut S) {
         let Some(me) = self.me() else { return };
         let vnc = state.vnc();
-        if let Some(entry) = vnc.remove_client(me) {
-            let ev = vnc.event(VncEventKind::Disconnected, &entry);
+        if let Some(ev) = vnc
+            .remove_client(me)
+            .and_then(|e| vnc.event(VncEventKind::Disconnected, &e))
+        {
             state.vnc_event(ev);
         }
     }

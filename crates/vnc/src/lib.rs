@@ -19,7 +19,7 @@ mod server;
 mod stream;
 
 pub use client::{NOTIFY_UPDATE, PREAUTH_TIMEOUT};
-pub use listener::{ListenerHandler, bind_unix, parse_target};
+pub use listener::{ClientSocket, ListenerHandler, add_socket_client, bind_unix, parse_target};
 pub use server::{
     AuthMode, ClientState, Expiry, Listen, SharePolicy, VncConfig, VncEvent, VncEventKind,
     VncServer,

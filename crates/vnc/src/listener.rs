@@ -19,6 +19,123 @@ use crate::server::{ClientState, Listen, ListenerInfo, VncEventKind, VncServer};
 use crate::stream::Stream;
 use crate::{Error, VncHost};
 
+/// A socket handed over by a manager (`add_client`): UNIX or TCP, already connected.
+pub struct ClientSocket(Stream, VncBasicInfo);
+
+impl ClientSocket {
+    /// Takes ownership of a connected stream socket; fails if `fd` is not one.
+    pub fn from_fd(fd: std::os::fd::OwnedFd) -> io::Result<Self> {
+        let sock = Socket::from(fd);
+        if sock.r#type()? != Type::STREAM {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a stream socket",
+            ));
+        }
+        sock.set_nonblocking(true)?;
+        let peer = sock.peer_addr()?;
+        if let Some(addr) = peer.as_socket() {
+            let std: std::net::TcpStream = sock.into();
+            Ok(Self(
+                Stream::Tcp(mio::net::TcpStream::from_std(std)),
+                basic_info(addr),
+            ))
+        } else if peer.is_unix() {
+            let std: std::os::unix::net::UnixStream = sock.into();
+            let info = VncBasicInfo {
+                host: String::new(),
+                service: String::new(),
+                family: NetworkAddressFamily::Unix,
+                websocket: false,
+            };
+            Ok(Self(
+                Stream::Unix(mio::net::UnixStream::from_std(std)),
+                info,
+            ))
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "unsupported socket family",
+            ))
+        }
+    }
+}
+
+/// Adds a connected socket as a VNC client of the display (QMP `add_client`).
+/// `skipauth` lets it in without authentication.
+pub fn add_socket_client<S: VncHost>(
+    state: &mut S,
+    ops: &mut Ops<'_, S>,
+    sock: ClientSocket,
+    skipauth: bool,
+) {
+    let ClientSocket(stream, info) = sock;
+    let listener = if state.vnc().listeners.is_empty() {
+        None
+    } else {
+        Some(0)
+    };
+    add_client(state, ops, stream, info, listener, skipauth);
+}
+
+/// Sets up one client: connection limit, handler, server entry, deadline, event.
+fn add_client<S: VncHost>(
+    state: &mut S,
+    ops: &mut Ops<'_, S>,
+    stream: Stream,
+    info: VncBasicInfo,
+    listener: Option<usize>,
+    skipauth: bool,
+) {
+    stream.set_nodelay();
+    let vnc = state.vnc();
+    // QEMU's `connections=`: over the limit, the oldest client still connecting goes.
+    let connecting: Vec<_> = vnc
+        .clients
+        .iter()
+        .filter(|c| c.state == ClientState::Connecting && ops.is_live(c.key))
+        .map(|c| c.key)
+        .collect();
+    if connecting.len() >= vnc.config.connections
+        && let Some(oldest) = connecting.first()
+    {
+        log::info!("VNC: connection limit reached, dropping the oldest connecting client");
+        ops.remove(*oldest);
+    }
+    let key_cell = Rc::new(Cell::new(None));
+    let handler = match ClientHandler::<S>::new(stream, vnc, Rc::clone(&key_cell), skipauth) {
+        Ok(h) => h,
+        Err(e) => {
+            log::warn!("VNC: cannot set up a client: {e}");
+            return;
+        }
+    };
+    let key = ops.add(Box::new(handler), Interest::READABLE | Interest::WRITABLE);
+    key_cell.set(Some(key));
+    let client = VncClientInfo {
+        host: info.host,
+        service: info.service,
+        family: info.family,
+        websocket: info.websocket,
+        x509_dname: None,
+        sasl_username: None,
+    };
+    vnc.add_client(key, client, listener);
+    ops.add_timer(
+        crate::client::PREAUTH_TIMEOUT,
+        key,
+        crate::client::TIMER_PREAUTH,
+    );
+    // QEMU sends the VNC events only for displays with a listening socket.
+    if let Some(ev) = vnc
+        .clients
+        .last()
+        .and_then(|e| vnc.event(VncEventKind::Connected, e))
+    {
+        state.vnc_event(ev);
+    }
+}
+
 /// TCP port of display 0.
 const BASE_PORT: u16 = 5900;
 /// The listen(2) backlog.
@@ -185,46 +302,7 @@ impl<S: VncHost> Handler<S> for ListenerHandler<S> {
                     break;
                 }
             };
-            stream.set_nodelay();
-            let vnc = state.vnc();
-            // QEMU's `connections=`: over the limit, the oldest client still connecting goes.
-            let connecting: Vec<_> = vnc
-                .clients
-                .iter()
-                .filter(|c| c.state == ClientState::Connecting && ops.is_live(c.key))
-                .map(|c| c.key)
-                .collect();
-            if connecting.len() >= vnc.config.connections
-                && let Some(oldest) = connecting.first()
-            {
-                log::info!("VNC: connection limit reached, dropping the oldest connecting client");
-                ops.remove(*oldest);
-            }
-            let key_cell = Rc::new(Cell::new(None));
-            let handler = match ClientHandler::<S>::new(stream, vnc, Rc::clone(&key_cell)) {
-                Ok(h) => h,
-                Err(e) => {
-                    log::warn!("VNC: cannot set up a client: {e}");
-                    continue;
-                }
-            };
-            let key = ops.add(Box::new(handler), Interest::READABLE | Interest::WRITABLE);
-            key_cell.set(Some(key));
-            let client = VncClientInfo {
-                base: info,
-                x509_dname: None,
-                sasl_username: None,
-            };
-            vnc.add_client(key, client, self.index);
-            ops.add_timer(
-                crate::client::PREAUTH_TIMEOUT,
-                key,
-                crate::client::TIMER_PREAUTH,
-            );
-            if let Some(entry) = vnc.clients.last() {
-                let ev = vnc.event(VncEventKind::Connected, entry);
-                state.vnc_event(ev);
-            }
+            add_client(state, ops, stream, info, Some(self.index), false);
         }
     }
 

@@ -147,7 +147,7 @@ pub struct VncEvent {
 pub(crate) struct ClientEntry {
     pub(crate) key: HandlerKey,
     pub(crate) info: VncClientInfo,
-    pub(crate) listener: usize,
+    pub(crate) listener: Option<usize>,
     pub(crate) state: ClientState,
     pub(crate) dirty: DirtyMap,
 }
@@ -276,7 +276,12 @@ impl VncServer {
         self.clients.iter_mut().find(|c| c.key == key)
     }
 
-    pub(crate) fn add_client(&mut self, key: HandlerKey, info: VncClientInfo, listener: usize) {
+    pub(crate) fn add_client(
+        &mut self,
+        key: HandlerKey,
+        info: VncClientInfo,
+        listener: Option<usize>,
+    ) {
         let (w, h) = self.surface_size;
         self.clients.push(ClientEntry {
             key,
@@ -292,12 +297,15 @@ impl VncServer {
         Some(self.clients.remove(i))
     }
 
-    pub(crate) fn event(&self, kind: VncEventKind, entry: &ClientEntry) -> VncEvent {
-        VncEvent {
+    /// The event for `entry`, or `None` for clients that did not come through a listener
+    /// (QEMU sends no VNC events for them).
+    pub(crate) fn event(&self, kind: VncEventKind, entry: &ClientEntry) -> Option<VncEvent> {
+        let listener = entry.listener?;
+        Some(VncEvent {
             kind,
-            server: self.server_info(entry.listener),
+            server: self.server_info(listener),
             client: entry.info.clone(),
-        }
+        })
     }
 
     fn legacy_auth(&self) -> &'static str {
@@ -325,7 +333,10 @@ impl VncServer {
             |l| l.info.clone(),
         );
         VncServerInfo {
-            base,
+            host: base.host,
+            service: base.service,
+            family: base.family,
+            websocket: base.websocket,
             auth: Some(self.legacy_auth().to_owned()),
         }
     }
@@ -351,7 +362,10 @@ impl VncServer {
                 .listeners
                 .iter()
                 .map(|l| VncServerInfo2 {
-                    base: l.info.clone(),
+                    host: l.info.host.clone(),
+                    service: l.info.service.clone(),
+                    family: l.info.family,
+                    websocket: l.info.websocket,
                     auth: self.primary_auth(),
                     vencrypt: None,
                 })

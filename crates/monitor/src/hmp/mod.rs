@@ -24,9 +24,10 @@ mod parse;
 mod tests;
 
 use qapi::{
-    Commands, DisplayProtocol, ExpirePasswordOptions, ImageFormat, Password, QmpError, RunState,
-    ScreendumpArgs, SetPasswordAction, SetPasswordOptions, VncBasicInfo, VncInfo2, VncPrimaryAuth,
-    VncVencryptSubAuth,
+    ChangeVncPasswordArgs, Commands, DisplayProtocol, ExpirePasswordOptions,
+    ExpirePasswordOptionsVnc, ImageFormat, Password, QmpError, RunState, ScreendumpArgs,
+    SetPasswordAction, SetPasswordOptions, SetPasswordOptionsVnc, VncBasicInfo, VncInfo2,
+    VncPrimaryAuth, VncVencryptSubAuth,
 };
 
 use parse::{Args, compare_cmd, get_command_name, parse_arguments, parse_cmdline, skip_space};
@@ -113,7 +114,9 @@ pub fn finish_password(
     cmds: &mut dyn Commands,
 ) -> Outcome {
     match pending.action {
-        PendingAction::ChangeVncPassword => done(cmds.change_vnc_password(password)),
+        PendingAction::ChangeVncPassword => {
+            done(cmds.change_vnc_password(ChangeVncPasswordArgs { password }))
+        }
     }
 }
 
@@ -451,7 +454,9 @@ fn hmp_change(args: &Args, cmds: &mut dyn Commands, ctx: &Context) -> Outcome {
         )));
     }
     match args.str("arg") {
-        Some(pw) => done(cmds.change_vnc_password(Password::new(pw))),
+        Some(pw) => done(cmds.change_vnc_password(ChangeVncPasswordArgs {
+            password: Password::new(pw),
+        })),
         None if ctx.interactive => Outcome::ReadPassword {
             prompt: PASSWORD_PROMPT.to_owned(),
             pending: PendingPassword {
@@ -492,13 +497,18 @@ fn hmp_set_password(args: &Args, cmds: &mut dyn Commands, _: &Context) -> Outcom
             .map(|c| enum_parse(ACTIONS, c))
             .transpose()?;
         let protocol = enum_parse(PROTOCOLS, args.str("protocol").unwrap_or_default())?;
-        Ok(SetPasswordOptions {
-            protocol,
-            password: Password::new(args.str("password").unwrap_or_default()),
-            connected,
-            display: match protocol {
-                DisplayProtocol::Vnc => args.str("display").map(str::to_owned),
-                DisplayProtocol::Spice => None,
+        let password = Password::new(args.str("password").unwrap_or_default());
+        Ok(match protocol {
+            DisplayProtocol::Vnc => SetPasswordOptions::Vnc {
+                password,
+                connected,
+                branch: SetPasswordOptionsVnc {
+                    display: args.str("display").map(str::to_owned),
+                },
+            },
+            DisplayProtocol::Spice => SetPasswordOptions::Spice {
+                password,
+                connected,
             },
         })
     };
@@ -513,13 +523,15 @@ fn hmp_expire_password(args: &Args, cmds: &mut dyn Commands, _: &Context) -> Out
         Ok(p) => p,
         Err(e) => return Outcome::Output(error_text(&e)),
     };
-    done(cmds.expire_password(ExpirePasswordOptions {
-        protocol,
-        time: args.str("time").unwrap_or_default().to_owned(),
-        display: match protocol {
-            DisplayProtocol::Vnc => args.str("display").map(str::to_owned),
-            DisplayProtocol::Spice => None,
+    let time = args.str("time").unwrap_or_default().to_owned();
+    done(cmds.expire_password(match protocol {
+        DisplayProtocol::Vnc => ExpirePasswordOptions::Vnc {
+            time,
+            branch: ExpirePasswordOptionsVnc {
+                display: args.str("display").map(str::to_owned),
+            },
         },
+        DisplayProtocol::Spice => ExpirePasswordOptions::Spice { time },
     }))
 }
 
@@ -606,11 +618,11 @@ fn format_vnc(displays: &[VncInfo2]) -> String {
     for d in displays {
         out.push_str(&format!("{}:\n", d.id));
         for s in &d.server {
-            basic(&mut out, "Server", &s.base);
+            basic(&mut out, "Server", &VncBasicInfo::from(s));
             auth(&mut out, "    ", s.auth, s.vencrypt);
         }
         for c in &d.clients {
-            basic(&mut out, "Client", &c.base);
+            basic(&mut out, "Client", &VncBasicInfo::from(c));
             out.push_str(&format!(
                 "    x509_dname: {}\n",
                 c.x509_dname.as_deref().unwrap_or("none")

@@ -77,28 +77,80 @@ impl Commands for Fake {
         self.record("quit".into())
     }
     fn set_password(&mut self, a: SetPasswordOptions) -> Result<(), QmpError> {
+        let display = match &a {
+            SetPasswordOptions::Vnc { branch, .. } => branch.display.clone(),
+            SetPasswordOptions::Spice { .. } => None,
+        };
         self.record(format!(
             "set_password {:?} {} {:?} {:?}",
-            a.protocol,
-            a.password.as_str(),
-            a.connected,
-            a.display
+            a.protocol(),
+            a.password().as_str(),
+            a.connected(),
+            display
         ))
     }
     fn expire_password(&mut self, a: ExpirePasswordOptions) -> Result<(), QmpError> {
+        let display = match &a {
+            ExpirePasswordOptions::Vnc { branch, .. } => branch.display.clone(),
+            ExpirePasswordOptions::Spice { .. } => None,
+        };
         self.record(format!(
             "expire_password {:?} {} {:?}",
-            a.protocol, a.time, a.display
+            a.protocol(),
+            a.time(),
+            display
         ))
     }
-    fn change_vnc_password(&mut self, p: Password) -> Result<(), QmpError> {
-        self.record(format!("change_vnc_password {}", p.as_str()))
+    fn change_vnc_password(&mut self, a: ChangeVncPasswordArgs) -> Result<(), QmpError> {
+        self.record(format!("change_vnc_password {}", a.password.as_str()))
     }
     fn screendump(&mut self, a: ScreendumpArgs) -> Result<(), QmpError> {
         self.record(format!(
             "screendump {} {:?} {:?} {:?}",
             a.filename, a.device, a.head, a.format
         ))
+    }
+    fn query_chardev(&mut self) -> Result<Vec<ChardevInfo>, QmpError> {
+        unreachable!("no HMP command reaches query-chardev")
+    }
+    fn send_key(&mut self, _: SendKeyArgs) -> Result<(), QmpError> {
+        unreachable!("no HMP command reaches send-key")
+    }
+    fn input_send_event(&mut self, _: InputSendEventArgs) -> Result<(), QmpError> {
+        unreachable!("no HMP command reaches input-send-event")
+    }
+    fn display_reload(&mut self, _: DisplayReloadOptions) -> Result<(), QmpError> {
+        unreachable!("no HMP command reaches display-reload")
+    }
+    fn display_update(&mut self, _: DisplayUpdateOptions) -> Result<(), QmpError> {
+        unreachable!("no HMP command reaches display-update")
+    }
+    fn query_commands(&mut self) -> Result<Vec<CommandInfo>, QmpError> {
+        unreachable!("no HMP command reaches query-commands")
+    }
+    fn qom_list(&mut self, _: QomListArgs) -> Result<Vec<ObjectPropertyInfo>, QmpError> {
+        unreachable!("no HMP command reaches qom-list")
+    }
+    fn qom_get(&mut self, _: QomGetArgs) -> Result<serde_json::Value, QmpError> {
+        unreachable!("no HMP command reaches qom-get")
+    }
+    fn object_add(&mut self, _: ObjectOptions) -> Result<(), QmpError> {
+        unreachable!("no HMP command reaches object-add")
+    }
+    fn object_del(&mut self, _: ObjectDelArgs) -> Result<(), QmpError> {
+        unreachable!("no HMP command reaches object-del")
+    }
+    fn human_monitor_command(&mut self, _: HumanMonitorCommandArgs) -> Result<String, QmpError> {
+        unreachable!("HMP does not call itself")
+    }
+    fn getfd(&mut self, _: GetfdArgs) -> Result<(), QmpError> {
+        unreachable!("no HMP command reaches getfd")
+    }
+    fn closefd(&mut self, _: ClosefdArgs) -> Result<(), QmpError> {
+        unreachable!("no HMP command reaches closefd")
+    }
+    fn add_client(&mut self, _: AddClientArgs) -> Result<(), QmpError> {
+        unreachable!("no HMP command reaches add_client")
     }
 }
 
@@ -302,6 +354,36 @@ fn basic(host: &str, service: &str, family: NetworkAddressFamily, websocket: boo
     }
 }
 
+fn server2(
+    b: VncBasicInfo,
+    auth: VncPrimaryAuth,
+    vencrypt: Option<VncVencryptSubAuth>,
+) -> VncServerInfo2 {
+    VncServerInfo2 {
+        host: b.host,
+        service: b.service,
+        family: b.family,
+        websocket: b.websocket,
+        auth,
+        vencrypt,
+    }
+}
+
+fn client(
+    b: VncBasicInfo,
+    x509_dname: Option<String>,
+    sasl_username: Option<String>,
+) -> VncClientInfo {
+    VncClientInfo {
+        host: b.host,
+        service: b.service,
+        family: b.family,
+        websocket: b.websocket,
+        x509_dname,
+        sasl_username,
+    }
+}
+
 #[test]
 fn info_vnc_formats_displays_listeners_and_clients() {
     let mut f = Fake::default();
@@ -309,28 +391,28 @@ fn info_vnc_formats_displays_listeners_and_clients() {
     f.vnc = vec![VncInfo2 {
         id: "default".into(),
         server: vec![
-            VncServerInfo2 {
-                base: basic("127.0.0.1", "5901", NetworkAddressFamily::Ipv4, false),
-                auth: VncPrimaryAuth::Vnc,
-                vencrypt: None,
-            },
-            VncServerInfo2 {
-                base: basic("::1", "5700", NetworkAddressFamily::Ipv6, true),
-                auth: VncPrimaryAuth::Vencrypt,
-                vencrypt: Some(VncVencryptSubAuth::X509Vnc),
-            },
+            server2(
+                basic("127.0.0.1", "5901", NetworkAddressFamily::Ipv4, false),
+                VncPrimaryAuth::Vnc,
+                None,
+            ),
+            server2(
+                basic("::1", "5700", NetworkAddressFamily::Ipv6, true),
+                VncPrimaryAuth::Vencrypt,
+                Some(VncVencryptSubAuth::X509Vnc),
+            ),
         ],
         clients: vec![
-            VncClientInfo {
-                base: basic("127.0.0.1", "40000", NetworkAddressFamily::Ipv4, false),
-                x509_dname: None,
-                sasl_username: None,
-            },
-            VncClientInfo {
-                base: basic("::1", "40001", NetworkAddressFamily::Ipv6, true),
-                x509_dname: Some("CN=client".into()),
-                sasl_username: Some("alice".into()),
-            },
+            client(
+                basic("127.0.0.1", "40000", NetworkAddressFamily::Ipv4, false),
+                None,
+                None,
+            ),
+            client(
+                basic("::1", "40001", NetworkAddressFamily::Ipv6, true),
+                Some("CN=client".into()),
+                Some("alice".into()),
+            ),
         ],
         auth: VncPrimaryAuth::Vnc,
         vencrypt: None,

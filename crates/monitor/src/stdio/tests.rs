@@ -276,10 +276,61 @@ fn reply_from_outcome_keeps_the_pending_action() {
         ) -> Result<(), qapi::QmpError> {
             unreachable!()
         }
-        fn change_vnc_password(&mut self, _: Password) -> Result<(), qapi::QmpError> {
+        fn change_vnc_password(
+            &mut self,
+            _: qapi::ChangeVncPasswordArgs,
+        ) -> Result<(), qapi::QmpError> {
             Err(qapi::QmpError::generic("Could not set password"))
         }
         fn screendump(&mut self, _: qapi::ScreendumpArgs) -> Result<(), qapi::QmpError> {
+            unreachable!()
+        }
+        fn query_chardev(&mut self) -> Result<Vec<qapi::ChardevInfo>, qapi::QmpError> {
+            unreachable!()
+        }
+        fn send_key(&mut self, _: qapi::SendKeyArgs) -> Result<(), qapi::QmpError> {
+            unreachable!()
+        }
+        fn input_send_event(&mut self, _: qapi::InputSendEventArgs) -> Result<(), qapi::QmpError> {
+            unreachable!()
+        }
+        fn display_reload(&mut self, _: qapi::DisplayReloadOptions) -> Result<(), qapi::QmpError> {
+            unreachable!()
+        }
+        fn display_update(&mut self, _: qapi::DisplayUpdateOptions) -> Result<(), qapi::QmpError> {
+            unreachable!()
+        }
+        fn query_commands(&mut self) -> Result<Vec<qapi::CommandInfo>, qapi::QmpError> {
+            unreachable!()
+        }
+        fn qom_list(
+            &mut self,
+            _: qapi::QomListArgs,
+        ) -> Result<Vec<qapi::ObjectPropertyInfo>, qapi::QmpError> {
+            unreachable!()
+        }
+        fn qom_get(&mut self, _: qapi::QomGetArgs) -> Result<serde_json::Value, qapi::QmpError> {
+            unreachable!()
+        }
+        fn object_add(&mut self, _: qapi::ObjectOptions) -> Result<(), qapi::QmpError> {
+            unreachable!()
+        }
+        fn object_del(&mut self, _: qapi::ObjectDelArgs) -> Result<(), qapi::QmpError> {
+            unreachable!()
+        }
+        fn human_monitor_command(
+            &mut self,
+            _: qapi::HumanMonitorCommandArgs,
+        ) -> Result<String, qapi::QmpError> {
+            unreachable!()
+        }
+        fn getfd(&mut self, _: qapi::GetfdArgs) -> Result<(), qapi::QmpError> {
+            unreachable!()
+        }
+        fn closefd(&mut self, _: qapi::ClosefdArgs) -> Result<(), qapi::QmpError> {
+            unreachable!()
+        }
+        fn add_client(&mut self, _: qapi::AddClientArgs) -> Result<(), qapi::QmpError> {
             unreachable!()
         }
     }

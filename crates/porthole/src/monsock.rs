@@ -1,15 +1,20 @@
-//! HMP on a listening UNIX socket (`-monitor unix:PATH,server=on,wait=off`): one monitor
-//! session per connection, each independent.
+//! Monitors on listening sockets (`-monitor unix:...`, `-qmp tcp:...`, `-chardev socket` +
+//! `-mon`): one independent session per connection, HMP or QMP by the monitor's mode.
 
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::net::ToSocketAddrs;
+use std::os::fd::AsFd;
+use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use evloop::{Handler, Ops, Readiness};
 use mio::Interest;
-use mio::net::{UnixListener, UnixStream};
+use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use monitor::hmp::{self, Outcome, PendingPassword};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
+use crate::chardev::{Backend, ChardevSpec};
+use crate::cli::MonitorMode;
 use crate::commands::Cmds;
 use crate::world::World;
 
@@ -18,45 +23,134 @@ const MAX_LINE: usize = 4096;
 /// Output queued for a client that does not read; beyond it the client is dropped.
 const MAX_QUEUED: usize = 1 << 20;
 
-/// Listens for monitor connections.
+/// A connected monitor socket.
+pub enum ConnStream {
+    /// UNIX socket (file descriptors can be passed over it).
+    Unix(UnixStream),
+    /// TCP socket.
+    Tcp(TcpStream),
+}
+
+impl ConnStream {
+    /// The stream as a mio source.
+    pub fn source(&mut self) -> &mut dyn mio::event::Source {
+        match self {
+            Self::Unix(s) => s,
+            Self::Tcp(s) => s,
+        }
+    }
+}
+
+impl Read for ConnStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::Unix(s) => s.read(buf),
+            Self::Tcp(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for ConnStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Self::Unix(s) => s.write(buf),
+            Self::Tcp(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+enum SockListener {
+    Unix(UnixListener, PathBuf),
+    Tcp(TcpListener),
+}
+
+/// Listens for monitor connections on one character device.
 pub struct MonitorListener {
-    listener: UnixListener,
-    path: PathBuf,
+    listener: SockListener,
+    mode: MonitorMode,
 }
 
 impl Drop for MonitorListener {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if let SockListener::Unix(_, path) = &self.listener {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
 impl MonitorListener {
-    /// Binds `path` with mode 0600 (the same safe creation as VNC's UNIX sockets).
-    pub fn bind(path: &Path) -> Result<Self> {
-        let listener = vnc::bind_unix(path)?;
-        Ok(Self {
-            listener,
-            path: path.to_owned(),
-        })
+    /// Binds the device's socket (UNIX sockets get mode 0600, as VNC's).
+    pub fn bind(spec: &ChardevSpec, mode: MonitorMode) -> Result<Self> {
+        let listener = match &spec.backend {
+            Backend::Unix { path, .. } => SockListener::Unix(vnc::bind_unix(path)?, path.clone()),
+            Backend::Tcp { host, port, .. } => {
+                let addr = (host.as_str(), *port)
+                    .to_socket_addrs()
+                    .with_context(|| format!("address resolution failed for {host}:{port}"))?
+                    .next()
+                    .ok_or_else(|| anyhow::anyhow!("no address for {host}:{port}"))?;
+                SockListener::Tcp(
+                    TcpListener::bind(addr)
+                        .with_context(|| format!("Failed to bind socket to {addr}"))?,
+                )
+            }
+            Backend::Stdio => anyhow::bail!("stdio is not a socket"),
+        };
+        Ok(Self { listener, mode })
+    }
+
+    /// Blocks until a client connects (`wait=on`); the loop then accepts it.
+    pub fn wait_for_client(&self) -> Result<()> {
+        let fd = match &self.listener {
+            SockListener::Unix(l, _) => l.as_fd(),
+            SockListener::Tcp(l) => l.as_fd(),
+        };
+        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+        loop {
+            match poll(&mut fds, PollTimeout::NONE) {
+                Ok(_) => return Ok(()),
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(e).context("waiting for a monitor client"),
+            }
+        }
+    }
+
+    fn accept(&mut self) -> io::Result<ConnStream> {
+        match &mut self.listener {
+            SockListener::Unix(l, _) => l.accept().map(|(s, _)| ConnStream::Unix(s)),
+            SockListener::Tcp(l) => l.accept().map(|(s, _)| {
+                let _ = s.set_nodelay(true);
+                ConnStream::Tcp(s)
+            }),
+        }
     }
 }
 
 impl Handler<World> for MonitorListener {
-    fn ready(&mut self, _w: &mut World, _ev: Readiness, ops: &mut Ops<'_, World>) {
+    fn ready(&mut self, w: &mut World, _ev: Readiness, ops: &mut Ops<'_, World>) {
         loop {
-            match self.listener.accept() {
-                Ok((stream, _)) => {
-                    let banner = hmp::banner("Porthole", env!("CARGO_PKG_VERSION"));
-                    let mut c = MonitorConn {
-                        stream,
-                        input: Vec::new(),
-                        out: Vec::new(),
-                        pending: None,
-                        discarding: false,
-                    };
-                    c.queue(&format!("{banner}\n{}", hmp::PROMPT));
-                    ops.add(Box::new(c), Interest::READABLE | Interest::WRITABLE);
-                }
+            match self.accept() {
+                Ok(stream) => match self.mode {
+                    MonitorMode::Readline => {
+                        let banner = hmp::banner("Porthole", env!("CARGO_PKG_VERSION"));
+                        let mut c = MonitorConn {
+                            stream,
+                            input: Vec::new(),
+                            out: Vec::new(),
+                            pending: None,
+                            discarding: false,
+                        };
+                        c.queue(&format!("{banner}\n{}", hmp::PROMPT));
+                        ops.add(Box::new(c), Interest::READABLE | Interest::WRITABLE);
+                    }
+                    MonitorMode::Control { pretty } => {
+                        crate::qmp::accept(w, ops, stream, pretty);
+                    }
+                },
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -68,12 +162,15 @@ impl Handler<World> for MonitorListener {
     }
 
     fn source(&mut self) -> Option<&mut dyn mio::event::Source> {
-        Some(&mut self.listener)
+        Some(match &mut self.listener {
+            SockListener::Unix(l, _) => l,
+            SockListener::Tcp(l) => l,
+        })
     }
 }
 
 struct MonitorConn {
-    stream: UnixStream,
+    stream: ConnStream,
     input: Vec<u8>,
     out: Vec<u8>,
     pending: Option<PendingPassword>,
@@ -124,10 +221,14 @@ impl MonitorConn {
     fn line(&mut self, line: String, w: &mut World, ops: &mut Ops<'_, World>) {
         let line = line.trim_end_matches('\r').to_owned();
         let outcome = match self.pending.take() {
-            Some(p) => hmp::finish_password(p, qapi::Password::new(line), &mut Cmds { w, ops }),
+            Some(p) => hmp::finish_password(
+                p,
+                qapi::Password::new(line),
+                &mut Cmds { w, ops, fds: None },
+            ),
             None => hmp::execute(
                 &line,
-                &mut Cmds { w, ops },
+                &mut Cmds { w, ops, fds: None },
                 &hmp::Context { interactive: true },
             ),
         };
@@ -185,6 +286,6 @@ impl Handler<World> for MonitorConn {
     }
 
     fn source(&mut self) -> Option<&mut dyn mio::event::Source> {
-        Some(&mut self.stream)
+        Some(self.stream.source())
     }
 }
