@@ -73,7 +73,7 @@ impl PidFile {
             .open(path)
             .map_err(|e| anyhow!("cannot create PID file: Cannot open pid file: {e}"))?;
         let mut lock = Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
-            anyhow!("cannot create PID file: Cannot lock pid file: {}", e.desc())
+            anyhow!("cannot create PID file: Cannot lock pid file: {}", strerror(e))
         })?;
         lock.set_len(0)
             .map_err(|e| anyhow!("cannot create PID file: Failed to write pid file: {e}"))?;
@@ -89,5 +89,14 @@ impl PidFile {
 impl Drop for PidFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The C library's text for an errno, without Rust's " (os error N)" suffix.
+fn strerror(e: nix::errno::Errno) -> String {
+    let text = std::io::Error::from_raw_os_error(e as i32).to_string();
+    match text.find(" (os error") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
     }
 }

@@ -121,6 +121,8 @@ pub struct QmpConn {
     fds: FdTable,
     /// Sequence number of the last event handed to the session.
     seen: u64,
+    /// Standard input ended: the session stays for output (events, replies) but reads no more.
+    eof: bool,
     out: Vec<u8>,
 }
 
@@ -180,11 +182,12 @@ impl QmpConn {
             session,
             fds: FdTable::default(),
             seen,
+            eof: false,
             out,
         }
     }
 
-    /// Reads what is there; returns Ok(false) at end of stream.
+    /// Reads what is there; `Ok(None)` at end of stream.
     fn read_some(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         match &mut self.io {
             Io::Sock(ConnStream::Unix(s)) => {
@@ -285,7 +288,7 @@ impl QmpConn {
     fn pump(&mut self, w: &mut World, ops: &mut Ops<'_, World>) {
         let mut buf = [0u8; 16 * 1024];
         let mut budget = READ_BUDGET;
-        while self.session.wants_input() {
+        while !self.eof && self.session.wants_input() {
             if budget == 0 {
                 if let Some(me) = ops.me() {
                     ops.notify(me, NOTIFY_READ);
@@ -300,6 +303,13 @@ impl QmpConn {
                 }
                 Ok(None) => {
                     let _ = self.flush();
+                    if matches!(self.io, Io::Stdio(_)) {
+                        // QEMU keeps running when a stdio monitor's input ends; so do we, and
+                        // events still go out.
+                        self.eof = true;
+                        let _ = set_nonblocking(0, false);
+                        break;
+                    }
                     self.close(ops, "end of stream");
                     return;
                 }
