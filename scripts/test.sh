@@ -7,6 +7,8 @@
 # The integration tests (tests/) drive the release binary with real VNC clients:
 # gvnccapture (gtk-vnc), TigerVNC's vncviewer under Xvfb, and vncdotool. They are required
 # here (PORTHOLE_REQUIRE_CLIENTS=1): a missing client fails the run instead of skipping.
+# The QMP suite (tests/python, pytest + qemu.qmp) drives the same binary and compares it
+# with QEMU 7.2 (qemu-system-x86_64).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -27,7 +29,8 @@ as_root() {
 
 # --- system packages -------------------------------------------------------------------
 # package:command-it-provides
-apt_wanted=(gvncviewer:gvnccapture tigervnc-viewer:vncviewer xvfb:Xvfb xauth:xauth tmux:tmux)
+apt_wanted=(gvncviewer:gvnccapture tigervnc-viewer:vncviewer xvfb:Xvfb xauth:xauth tmux:tmux
+    qemu-system-x86:qemu-system-x86_64)
 apt_missing=()
 for entry in "${apt_wanted[@]}"; do
     pkg=${entry%%:*}
@@ -66,6 +69,7 @@ pip_install() {
 pip_missing=()
 command -v vncdo >/dev/null 2>&1 || pip_missing+=(vncdotool)
 "$python" -c 'import qemu.qmp' >/dev/null 2>&1 || pip_missing+=(qemu.qmp)
+"$python" -c 'import pytest' >/dev/null 2>&1 || pip_missing+=(pytest)
 if [ "${#pip_missing[@]}" -gt 0 ]; then
     say "installing ${pip_missing[*]} (pip)"
     if ! command -v pip >/dev/null 2>&1 && ! "$python" -m pip --version >/dev/null 2>&1; then
@@ -76,7 +80,7 @@ if [ "${#pip_missing[@]}" -gt 0 ]; then
     if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
 fi
 
-for cmd in gvnccapture vncviewer Xvfb vncdo; do
+for cmd in gvnccapture vncviewer Xvfb vncdo qemu-system-x86_64; do
     if ! command -v "$cmd" >/dev/null 2>&1; then
         echo "$cmd is still missing after installation" >&2
         exit 1
@@ -96,6 +100,9 @@ fi
 say "cargo fmt --all -- --check"
 cargo fmt --all -- --check || failed+=("cargo fmt")
 
+say "generated QMP reference up to date (scripts/check-generated.sh)"
+bash scripts/check-generated.sh || failed+=("generated docs")
+
 say "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings || failed+=("cargo clippy")
 
@@ -110,6 +117,14 @@ if ! PORTHOLE_BIN="$target_dir/release/porthole" \
     RUST_BACKTRACE=0 \
     cargo test --workspace; then
     failed+=("cargo test")
+fi
+
+say "pytest tests/python (QMP, against the release binary and QEMU 7.2)"
+if ! PORTHOLE_BIN="$target_dir/release/porthole" \
+    PORTHOLE_REQUIRE_CLIENTS=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    "$python" -m pytest tests/python -q -p no:cacheprovider; then
+    failed+=("pytest")
 fi
 
 if [ -s "$figures" ]; then

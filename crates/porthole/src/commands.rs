@@ -65,15 +65,14 @@ fn key_of(k: &KeyValue) -> Result<Option<input::QKeyCode>, QmpError> {
 }
 
 impl Cmds<'_, '_> {
-    fn vnc_display(&self, display: Option<&str>) -> Result<(), QmpError> {
-        if !self.w.vnc_enabled {
-            return Err(QmpError::generic("VNC is not enabled"));
-        }
-        match display {
-            Some(d) if d != self.w.vnc.config().id => {
-                Err(QmpError::generic("Can not find vnc display"))
-            }
-            _ => Ok(()),
+    /// Checks that the display named (or the first) exists; `missing` is QEMU's text for the
+    /// calling command when it does not.
+    fn vnc_display(&self, display: Option<&str>, missing: &str) -> Result<(), QmpError> {
+        let found = self.w.vnc_enabled && display.is_none_or(|d| d == self.w.vnc.config().id);
+        if found {
+            Ok(())
+        } else {
+            Err(QmpError::generic(missing))
         }
     }
 
@@ -93,16 +92,12 @@ impl qapi::Commands for Cmds<'_, '_> {
     }
 
     fn query_commands(&mut self) -> Result<Vec<CommandInfo>, QmpError> {
-        let mut v: Vec<CommandInfo> = qapi::COMMANDS
+        Ok(qapi::COMMANDS
             .iter()
             .map(|c| CommandInfo {
                 name: c.name.to_owned(),
             })
-            .collect();
-        v.push(CommandInfo {
-            name: "query-qmp-schema".into(),
-        });
-        Ok(v)
+            .collect())
     }
 
     fn query_status(&mut self) -> Result<StatusInfo, QmpError> {
@@ -124,10 +119,19 @@ impl qapi::Commands for Cmds<'_, '_> {
             .w
             .chardevs
             .iter()
-            .map(|c| ChardevInfo {
-                label: c.id.clone(),
-                filename: c.filename(),
-                frontend_open: true,
+            .map(|c| {
+                let idle = c.backend != crate::chardev::Backend::Stdio
+                    && self.w.chardev_clients.get(&c.id).copied().unwrap_or(0) == 0;
+                let filename = if idle {
+                    format!("disconnected:{}", c.filename())
+                } else {
+                    c.filename()
+                };
+                ChardevInfo {
+                    label: c.id.clone(),
+                    filename,
+                    frontend_open: true,
+                }
             })
             .collect())
     }
@@ -208,7 +212,7 @@ impl qapi::Commands for Cmds<'_, '_> {
         else {
             return Err(spice_not_in_use());
         };
-        self.vnc_display(branch.display.as_deref())?;
+        self.vnc_display(branch.display.as_deref(), "Could not set password")?;
         let drop = self.w.vnc.set_password(password, connected)?;
         for k in drop {
             self.ops.remove(k);
@@ -220,13 +224,16 @@ impl qapi::Commands for Cmds<'_, '_> {
         let ExpirePasswordOptions::Vnc { time, branch } = args else {
             return Err(spice_not_in_use());
         };
-        self.vnc_display(branch.display.as_deref())?;
+        self.vnc_display(
+            branch.display.as_deref(),
+            "Could not set password expire time",
+        )?;
         let expiry = vnc::Expiry::parse(&time, SystemTime::now())?;
         self.w.vnc.expire_password(expiry)
     }
 
     fn change_vnc_password(&mut self, args: ChangeVncPasswordArgs) -> Result<(), QmpError> {
-        self.vnc_display(None)?;
+        self.vnc_display(None, "Could not set password")?;
         self.w
             .vnc
             .set_password(args.password, SetPasswordAction::Keep)
@@ -256,7 +263,13 @@ impl qapi::Commands for Cmds<'_, '_> {
             std::path::Path::new(&args.filename),
             format,
         )
-        .map_err(|e| QmpError::generic(e.to_string()))
+        .map_err(|e| match e {
+            // QEMU 7.2's text for a file it cannot open.
+            display::Error::Open { path, reason } => {
+                QmpError::generic(format!("failed to open file '{path}': {reason}"))
+            }
+            e => QmpError::generic(e.to_string()),
+        })
     }
 
     fn send_key(&mut self, args: SendKeyArgs) -> Result<(), QmpError> {
@@ -298,22 +311,22 @@ impl qapi::Commands for Cmds<'_, '_> {
 
     fn input_send_event(&mut self, args: InputSendEventArgs) -> Result<(), QmpError> {
         if let Some(d) = &args.device {
-            return Err(QmpError::generic(format!("Device '{d}' not found")));
+            return Err(QmpError {
+                class: ErrorClass::DeviceNotFound,
+                desc: format!("Device '{d}' not found"),
+            });
         }
-        if args.head.is_some() {
-            return Err(QmpError::generic(
-                "'head' must be specified together with 'device'",
-            ));
-        }
-        // Check everything first: a batch is applied whole or not at all.
+        // Check everything first: a batch is applied whole or not at all (as QEMU).
         let mut keys = Vec::with_capacity(args.events.len());
         for ev in &args.events {
             match ev {
                 InputEvent::Key(k) => keys.push((key_of(&k.data.key)?, k.data.down)),
-                InputEvent::Btn(_) | InputEvent::Rel(_) | InputEvent::Abs(_) => {
-                    return Err(QmpError::generic(
-                        "Input event of type 'btn', 'rel' or 'abs': Porthole's machine has no pointing device",
-                    ));
+                // The machine has no pointing device, so these have no handler (QEMU's text).
+                other => {
+                    return Err(QmpError::generic(format!(
+                        "Input handler not found for event type {}",
+                        other.type_().as_str()
+                    )));
                 }
             }
         }
@@ -327,7 +340,7 @@ impl qapi::Commands for Cmds<'_, '_> {
 
     fn display_reload(&mut self, args: DisplayReloadOptions) -> Result<(), QmpError> {
         let DisplayReloadOptions::Vnc(o) = args;
-        self.vnc_display(None)?;
+        self.vnc_display(None, "Can not find vnc display")?;
         if o.tls_certs == Some(true) {
             return Err(QmpError::generic("vnc tls is not enabled"));
         }
@@ -336,7 +349,7 @@ impl qapi::Commands for Cmds<'_, '_> {
 
     fn display_update(&mut self, args: DisplayUpdateOptions) -> Result<(), QmpError> {
         let DisplayUpdateOptions::Vnc(o) = args;
-        self.vnc_display(None)?;
+        self.vnc_display(None, "Can not find vnc display")?;
         if o.tls_creds.is_some() {
             return Err(QmpError::generic(
                 "'tls-creds' needs TLS support, which this Porthole does not have yet",
@@ -399,9 +412,8 @@ impl qapi::Commands for Cmds<'_, '_> {
 
     fn human_monitor_command(&mut self, args: HumanMonitorCommandArgs) -> Result<String, QmpError> {
         if args.cpu_index.is_some_and(|c| c != 0) {
-            return Err(QmpError::invalid_parameter_value(
-                "cpu-index",
-                "a CPU index (Porthole has CPU 0)",
+            return Err(QmpError::generic(
+                "Parameter 'cpu-index' expects a CPU number",
             ));
         }
         let ctx = monitor::hmp::Context { interactive: false };

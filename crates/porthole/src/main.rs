@@ -162,6 +162,7 @@ fn run(args: impl Iterator<Item = String>) -> Result<ExitCode> {
         events: std::collections::VecDeque::new(),
         event_seq: 0,
         chardevs: Vec::new(),
+        chardev_clients: std::collections::BTreeMap::new(),
         objects,
         remote: None,
         events_pending: false,

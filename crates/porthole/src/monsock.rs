@@ -72,6 +72,7 @@ enum SockListener {
 pub struct MonitorListener {
     listener: SockListener,
     mode: MonitorMode,
+    chardev: String,
 }
 
 impl Drop for MonitorListener {
@@ -100,7 +101,11 @@ impl MonitorListener {
             }
             Backend::Stdio => anyhow::bail!("stdio is not a socket"),
         };
-        Ok(Self { listener, mode })
+        Ok(Self {
+            listener,
+            mode,
+            chardev: spec.id.clone(),
+        })
     }
 
     /// Blocks until a client connects (`wait=on`); the loop then accepts it.
@@ -137,7 +142,9 @@ impl Handler<World> for MonitorListener {
                 Ok(stream) => match self.mode {
                     MonitorMode::Readline => {
                         let banner = hmp::banner("Porthole", env!("CARGO_PKG_VERSION"));
+                        *w.chardev_clients.entry(self.chardev.clone()).or_default() += 1;
                         let mut c = MonitorConn {
+                            chardev: self.chardev.clone(),
                             stream,
                             input: Vec::new(),
                             out: Vec::new(),
@@ -148,7 +155,7 @@ impl Handler<World> for MonitorListener {
                         ops.add(Box::new(c), Interest::READABLE | Interest::WRITABLE);
                     }
                     MonitorMode::Control { pretty } => {
-                        crate::qmp::accept(w, ops, stream, pretty);
+                        crate::qmp::accept(w, ops, stream, pretty, &self.chardev);
                     }
                 },
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -170,6 +177,8 @@ impl Handler<World> for MonitorListener {
 }
 
 struct MonitorConn {
+    /// The character device it came in on (for query-chardev).
+    chardev: String,
     stream: ConnStream,
     input: Vec<u8>,
     out: Vec<u8>,
@@ -282,6 +291,12 @@ impl Handler<World> for MonitorConn {
         }
         if self.flush().is_err() || self.out.len() > MAX_QUEUED {
             ops.remove(me);
+        }
+    }
+
+    fn removed(&mut self, w: &mut World) {
+        if let Some(n) = w.chardev_clients.get_mut(&self.chardev) {
+            *n = n.saturating_sub(1);
         }
     }
 

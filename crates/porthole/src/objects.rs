@@ -186,19 +186,24 @@ impl Objects {
         }
     }
 
+    /// Resolves an absolute path (`/objects`, `/objects/ID`) or, as QEMU's partial paths, an
+    /// object id alone (`ID`, `objects/ID`).
     fn resolve<'a>(&'a self, path: &str) -> Result<Option<(&'a str, &'a Object)>, QmpError> {
-        match path.trim_end_matches('/') {
-            "/objects" => Ok(None),
-            p => {
-                let id = p
-                    .strip_prefix("/objects/")
-                    .ok_or_else(|| device_not_found(path))?;
-                self.map
-                    .get_key_value(id)
-                    .map(|(k, o)| Some((k.as_str(), o)))
-                    .ok_or_else(|| device_not_found(path))
-            }
+        let trimmed = path.trim_end_matches('/');
+        if trimmed == "/objects" || trimmed == "objects" {
+            return Ok(None);
         }
+        let id = trimmed
+            .strip_prefix("/objects/")
+            .or_else(|| {
+                (!trimmed.starts_with('/'))
+                    .then(|| trimmed.strip_prefix("objects/").unwrap_or(trimmed))
+            })
+            .ok_or_else(|| device_not_found(path))?;
+        self.map
+            .get_key_value(id)
+            .map(|(k, o)| Some((k.as_str(), o)))
+            .ok_or_else(|| device_not_found(path))
     }
 
     /// `qom-list`: `[{name, type}]`.
@@ -295,6 +300,12 @@ mod tests {
             "Property 'secret.nope' not found"
         );
         assert_eq!(o.qom_get("/objects/s0", "format").unwrap(), json!("raw"));
+        assert_eq!(
+            o.qom_get("s0", "format").unwrap(),
+            json!("raw"),
+            "partial path"
+        );
+        assert!(o.qom_list("s0").unwrap().iter().any(|(n, _)| n == "data"));
         let e = o.qom_get("/objects/s0", "data").unwrap_err();
         assert!(!e.desc.contains("hunter2"));
         assert_eq!(

@@ -73,7 +73,10 @@ impl PidFile {
             .open(path)
             .map_err(|e| anyhow!("cannot create PID file: Cannot open pid file: {e}"))?;
         let mut lock = Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
-            anyhow!("cannot create PID file: Cannot lock pid file: {}", strerror(e))
+            anyhow!(
+                "cannot create PID file: Cannot lock pid file: {}",
+                strerror(e)
+            )
         })?;
         lock.set_len(0)
             .map_err(|e| anyhow!("cannot create PID file: Failed to write pid file: {e}"))?;

@@ -46,20 +46,23 @@ impl FdTable {
 
     /// `getfd`: names the most recently received descriptor.
     pub fn getfd(&mut self, name: &str) -> Result<(), qapi::QmpError> {
-        if name.starts_with(|c: char| c.is_ascii_digit()) {
-            return Err(qapi::QmpError::generic(
-                "Parameter 'fdname' expects a name not starting with a digit",
-            ));
-        }
         let fd = self
             .received
             .pop()
             .ok_or_else(|| qapi::QmpError::generic("No file descriptor supplied via SCM_RIGHTS"))?;
+        if name.starts_with(|c: char| c.is_ascii_digit()) {
+            // The descriptor is closed, as QEMU does.
+            drop(fd);
+            return Err(qapi::QmpError::generic(
+                "Parameter 'fdname' expects a name not starting with a digit",
+            ));
+        }
         if !self.named.contains_key(name) && self.named.len() >= MAX_NAMED_FDS {
             return Err(qapi::QmpError::generic(format!(
                 "Too many named file descriptors (at most {MAX_NAMED_FDS}); close some with closefd"
             )));
         }
+        // A name given again replaces (and closes) the old descriptor.
         self.named.insert(name.to_owned(), fd);
         Ok(())
     }
@@ -123,6 +126,8 @@ pub struct QmpConn {
     seen: u64,
     /// Standard input ended: the session stays for output (events, replies) but reads no more.
     eof: bool,
+    /// The socket character device it came in on (for query-chardev).
+    chardev: Option<String>,
     out: Vec<u8>,
 }
 
@@ -138,9 +143,17 @@ fn greeting() -> Greeting {
     }
 }
 
-/// Adds a QMP session for an accepted socket.
-pub fn accept(w: &mut World, ops: &mut Ops<'_, World>, stream: ConnStream, pretty: bool) {
-    let conn = QmpConn::new(Io::Sock(stream), pretty, w.event_seq);
+/// Adds a QMP session for a socket accepted on character device `chardev`.
+pub fn accept(
+    w: &mut World,
+    ops: &mut Ops<'_, World>,
+    stream: ConnStream,
+    pretty: bool,
+    chardev: &str,
+) {
+    *w.chardev_clients.entry(chardev.to_owned()).or_default() += 1;
+    let mut conn = QmpConn::new(Io::Sock(stream), pretty, w.event_seq);
+    conn.chardev = Some(chardev.to_owned());
     let key = ops.add(Box::new(conn), Interest::READABLE | Interest::WRITABLE);
     w.qmp_clients.push(key);
 }
@@ -152,7 +165,9 @@ pub fn add_stdio(
     pretty: bool,
 ) -> anyhow::Result<HandlerKey> {
     set_nonblocking(0, true)?;
-    let conn = QmpConn::new(Io::Stdio(StdinSource), pretty, w.event_seq);
+    let mut conn = QmpConn::new(Io::Stdio(StdinSource), pretty, w.event_seq);
+    // The greeting goes out at once: a client may wait for it before writing anything.
+    conn.flush()?;
     let key = lp.add(Box::new(conn), Interest::READABLE)?;
     w.qmp_clients.push(key);
     Ok(key)
@@ -183,6 +198,7 @@ impl QmpConn {
             fds: FdTable::default(),
             seen,
             eof: false,
+            chardev: None,
             out,
         }
     }
@@ -352,6 +368,16 @@ impl Handler<World> for QmpConn {
                 }
             }
             _ => self.pump(w, ops),
+        }
+    }
+
+    fn removed(&mut self, w: &mut World) {
+        if let Some(n) = self
+            .chardev
+            .as_ref()
+            .and_then(|c| w.chardev_clients.get_mut(c))
+        {
+            *n = n.saturating_sub(1);
         }
     }
 

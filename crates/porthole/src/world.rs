@@ -63,6 +63,8 @@ pub struct World {
     pub event_seq: u64,
     /// Every character device, for query-chardev.
     pub chardevs: Vec<crate::chardev::ChardevSpec>,
+    /// Connected clients per socket character device (query-chardev's `disconnected:`).
+    pub chardev_clients: std::collections::BTreeMap<String, usize>,
     /// User-created objects (`-object`, `object-add`).
     pub objects: crate::objects::Objects,
     /// The loop's handle for waking itself (event delivery).
