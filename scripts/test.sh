@@ -30,12 +30,18 @@ as_root() {
 # --- system packages -------------------------------------------------------------------
 # package:command-it-provides
 apt_wanted=(gvncviewer:gvnccapture tigervnc-viewer:vncviewer xvfb:Xvfb xauth:xauth tmux:tmux
-    qemu-system-x86:qemu-system-x86_64)
+    qemu-system-x86:qemu-system-x86_64 openssl:openssl)
+# Packages that install no command: nss_wrapper gives gvnccapture a private ~/.pki in the
+# TLS tests (gtk-vnc finds its certificates through the password database, not $HOME).
+apt_libraries=(libnss-wrapper)
 apt_missing=()
 for entry in "${apt_wanted[@]}"; do
     pkg=${entry%%:*}
     cmd=${entry#*:}
     command -v "$cmd" >/dev/null 2>&1 || apt_missing+=("$pkg")
+done
+for pkg in "${apt_libraries[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || apt_missing+=("$pkg")
 done
 if [ "${#apt_missing[@]}" -gt 0 ]; then
     say "installing ${apt_missing[*]}"
@@ -80,9 +86,15 @@ if [ "${#pip_missing[@]}" -gt 0 ]; then
     if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
 fi
 
-for cmd in gvnccapture vncviewer Xvfb vncdo qemu-system-x86_64; do
+for cmd in gvnccapture vncviewer Xvfb vncdo qemu-system-x86_64 openssl; do
     if ! command -v "$cmd" >/dev/null 2>&1; then
         echo "$cmd is still missing after installation" >&2
+        exit 1
+    fi
+done
+for pkg in "${apt_libraries[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed'; then
+        echo "$pkg is still missing after installation" >&2
         exit 1
     fi
 done

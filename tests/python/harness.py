@@ -775,9 +775,17 @@ class ClientRun:
     elapsed: float
 
 
-def gvnccapture(display: int, password: Optional[str], out: Path, timeout: float = CLIENT_TIMEOUT) -> ClientRun:
+def gvnccapture(
+    display: int,
+    password: Optional[str],
+    out: Path,
+    timeout: float = CLIENT_TIMEOUT,
+    env: Optional[dict[str, str]] = None,
+) -> ClientRun:
     """Runs `gvnccapture --debug 127.0.0.1:DISPLAY OUT` on a pty and types `password` at its
-    prompt once it has turned echo off (typing earlier is flushed by its TCSAFLUSH)."""
+    prompt once it has turned echo off (typing earlier is flushed by its TCSAFLUSH).
+
+    `env`, when given, is the client's whole environment (default: ours)."""
     program = require_program("gvnccapture")
     master, slave = os.openpty()
     start = time.monotonic()
@@ -788,6 +796,7 @@ def gvnccapture(display: int, password: Optional[str], out: Path, timeout: float
         stderr=slave,
         start_new_session=True,
         close_fds=True,
+        env=env,
     )
     os.close(slave)
     fl = fcntl.fcntl(master, fcntl.F_GETFL)

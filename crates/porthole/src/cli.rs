@@ -7,7 +7,6 @@ use qemuopts::{Key, Kind, OptionDef, Opts, OptsSpec};
 use vnc::{AuthMode, Listen, SharePolicy};
 
 use crate::chardev::{self, Backend, ChardevSpec};
-use crate::objects::SecretObject;
 
 /// Every option, in `--help` order.
 pub const OPTIONS: &[OptionDef] = &[
@@ -151,6 +150,16 @@ const VNC_SPEC: OptsSpec = OptsSpec {
             help: "allow-exclusive|force-shared|ignore",
         },
         Key {
+            name: "tls-creds",
+            kind: Kind::Id,
+            help: "tls-creds-x509/anon object: VeNCrypt TLS",
+        },
+        Key {
+            name: "tls-authz",
+            kind: Kind::Id,
+            help: "authz object checked against the client certificate's DN",
+        },
+        Key {
             name: "connections",
             kind: Kind::Number,
             help: "maximum number of clients",
@@ -187,39 +196,6 @@ const MON_SPEC: OptsSpec = OptsSpec {
     repeatable: &[],
 };
 
-const SECRET_SPEC: OptsSpec = OptsSpec {
-    option: "object",
-    implied: Some("qom-type"),
-    keys: &[
-        Key {
-            name: "qom-type",
-            kind: Kind::Str,
-            help: "object type",
-        },
-        Key {
-            name: "id",
-            kind: Kind::Id,
-            help: "object id",
-        },
-        Key {
-            name: "data",
-            kind: Kind::Str,
-            help: "the secret",
-        },
-        Key {
-            name: "file",
-            kind: Kind::Str,
-            help: "file holding the secret",
-        },
-        Key {
-            name: "format",
-            kind: Kind::Str,
-            help: "raw|base64",
-        },
-    ],
-    repeatable: &[],
-};
-
 /// What a monitor speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MonitorMode {
@@ -241,12 +217,12 @@ pub struct MonitorSpec {
     pub mode: MonitorMode,
 }
 
-/// A `secret` object from the command line.
-pub struct SecretSpec {
-    /// Object id.
-    pub id: String,
-    /// The secret.
-    pub secret: SecretObject,
+/// An `-object` from the command line, as QMP `object-add` arguments.
+pub struct ObjectSpec {
+    /// The option as typed (for messages).
+    pub typed: String,
+    /// `qom-type`, `id` and the properties.
+    pub args: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The VNC display from `-vnc`.
@@ -259,6 +235,10 @@ pub struct VncSpec {
     pub auth: AuthMode,
     /// Secret holding the initial password.
     pub password_secret: Option<String>,
+    /// `tls-creds=`: a tls-creds-x509/anon object id.
+    pub tls_creds: Option<String>,
+    /// `tls-authz=`: an authz object id checked against the client certificate's DN.
+    pub tls_authz: Option<String>,
     /// Share policy.
     pub share: SharePolicy,
     /// Client limit.
@@ -284,7 +264,7 @@ pub struct Config {
     /// `-guest`.
     pub guest: String,
     /// Secret objects.
-    pub secrets: Vec<SecretSpec>,
+    pub objects: Vec<ObjectSpec>,
 }
 
 /// What `main` should do.
@@ -363,7 +343,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Action> {
     let mut cfg_name = None;
     let mut start_paused = false;
     let mut guest = guest::GUESTS[0].0.to_owned();
-    let mut secrets: Vec<SecretSpec> = Vec::new();
+    let mut objects: Vec<ObjectSpec> = Vec::new();
     for (def, arg) in items {
         let arg = arg.unwrap_or_default();
         match def.name {
@@ -460,16 +440,11 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Action> {
             }
             "S" => start_paused = true,
             "object" => {
-                let o = qemuopts::parse_any(&arg, Some("qom-type"))
-                    .map_err(|e| located(e, "object", &arg))?;
-                let s = secret_spec(&o).map_err(|e| anyhow!("-object {arg}: {e}"))?;
-                if secrets.iter().any(|x| x.id == s.id) {
-                    bail!(
-                        "-object {arg}: attempt to add duplicate property '{}' to object (type 'container')",
-                        s.id
-                    );
-                }
-                secrets.push(s);
+                let args = object_args(&arg).map_err(|e| anyhow!("-object {arg}: {e}"))?;
+                objects.push(ObjectSpec {
+                    typed: format!("-object {arg}"),
+                    args,
+                });
             }
             "guest" => {
                 if arg == "help" {
@@ -492,7 +467,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Action> {
         }
     }
     let vnc = match vnc_opts {
-        Some((o, arg)) => Some(vnc_spec(&o, &secrets).map_err(|e| anyhow!("-vnc {arg}: {e}"))?),
+        Some((o, arg)) => Some(vnc_spec(&o).map_err(|e| anyhow!("-vnc {arg}: {e}"))?),
         None if display_none || nodefaults => None,
         None => Some(VncSpec {
             id: "default".into(),
@@ -505,6 +480,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Action> {
             },
             auth: AuthMode::None,
             password_secret: None,
+            tls_creds: None,
+            tls_authz: None,
             share: SharePolicy::AllowExclusive,
             connections: 32,
         }),
@@ -543,11 +520,11 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Action> {
         name: cfg_name,
         start_paused,
         guest,
-        secrets,
+        objects,
     })))
 }
 
-fn vnc_spec(o: &Opts, secrets: &[SecretSpec]) -> Result<VncSpec> {
+fn vnc_spec(o: &Opts) -> Result<VncSpec> {
     let to = match o.get_number("to") {
         Some(t) => Some(u16::try_from(t).map_err(|_| anyhow!("Parameter 'to' is out of range"))?),
         None => None,
@@ -560,11 +537,6 @@ fn vnc_spec(o: &Opts, secrets: &[SecretSpec]) -> Result<VncSpec> {
     let password_secret = o.get("password-secret").map(str::to_owned);
     if password && password_secret.is_some() {
         bail!("VNC password auth: 'password' flag is redundant with 'password-secret'");
-    }
-    if let Some(id) = &password_secret
-        && !secrets.iter().any(|s| &s.id == id)
-    {
-        bail!("No secret with id '{id}'");
     }
     let auth = if password || password_secret.is_some() {
         AuthMode::Vnc
@@ -589,28 +561,44 @@ fn vnc_spec(o: &Opts, secrets: &[SecretSpec]) -> Result<VncSpec> {
         listen,
         auth,
         password_secret,
+        tls_creds: o.get("tls-creds").map(str::to_owned),
+        tls_authz: o.get("tls-authz").map(str::to_owned),
         share,
         connections,
     })
 }
 
-fn secret_spec(o: &Opts) -> Result<SecretSpec> {
-    let kind = o.get("qom-type").unwrap_or_default();
-    if kind != "secret" {
-        bail!("invalid object type: {kind} (Porthole supports 'secret')");
+/// Members whose keyval string values are booleans (QEMU's keyval visitor converts them).
+const BOOL_PROPERTIES: &[&str] = &["verify-peer", "sanity-check", "refresh"];
+
+/// `-object` in QEMU's two forms: JSON (`{"qom-type": ...}`) or keyval
+/// (`TYPE,id=ID,key=value,...`), as `object-add` arguments.
+fn object_args(arg: &str) -> Result<serde_json::Map<String, serde_json::Value>> {
+    if arg.trim_start().starts_with('{') {
+        return match serde_json::from_str::<serde_json::Value>(arg) {
+            Ok(serde_json::Value::Object(m)) => Ok(m),
+            Ok(_) => bail!("JSON form must be an object"),
+            Err(e) => bail!("invalid JSON: {e}"),
+        };
     }
-    let checked = o.check_keys(&SECRET_SPEC)?;
-    let id = checked
-        .get("id")
-        .ok_or_else(|| anyhow!("Parameter 'id' is missing"))?
-        .to_owned();
-    let obj = SecretObject::new(
-        checked.get("data"),
-        checked.get("file"),
-        checked.get("format"),
-    )
-    .map_err(|e| anyhow!("{e}"))?;
-    Ok(SecretSpec { id, secret: obj })
+    let o = qemuopts::parse_any(arg, Some("qom-type")).map_err(|e| anyhow!("{e}"))?;
+    let mut m = serde_json::Map::new();
+    for (k, v) in o.iter() {
+        if k.contains('.') {
+            bail!("Invalid parameter '{k}' (use the JSON form of -object for lists)");
+        }
+        let value = if BOOL_PROPERTIES.contains(&k) {
+            match v {
+                "on" | "yes" | "true" | "y" => serde_json::Value::Bool(true),
+                "off" | "no" | "false" | "n" => serde_json::Value::Bool(false),
+                _ => bail!("Parameter '{k}' expects 'on' or 'off'"),
+            }
+        } else {
+            serde_json::Value::String(v.to_owned())
+        };
+        m.insert(k.to_owned(), value);
+    }
+    Ok(m)
 }
 
 #[cfg(test)]
@@ -639,8 +627,7 @@ mod tests {
         assert!(err("-vnc :1,password=maybe").contains("password"));
         assert!(err("-monitor bogus").starts_with("-monitor bogus:"));
         assert!(err("-guest nosuch").contains("nosuch"));
-        assert!(err("-object secret,data=x").contains("id"));
-        assert!(err("-vnc :1,password-secret=nope").contains("nope"));
+        assert!(err("-object secret,rules.0.match=x").contains("rules.0.match"));
         assert!(err("-display gtk").contains("gtk"));
         assert!(err("-vnc unix:/tmp/x,to=3").contains("UNIX"));
     }
@@ -666,7 +653,8 @@ mod tests {
         .unwrap() else {
             panic!()
         };
-        assert_eq!(c.secrets[0].secret.value.as_slice(), b"secret");
+        assert_eq!(c.objects[0].args["qom-type"], "secret");
+        assert_eq!(c.objects[0].args["format"], "base64");
         let Action::Run(c) = parse(args("-display none")).unwrap() else {
             panic!()
         };

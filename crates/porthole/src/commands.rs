@@ -14,7 +14,6 @@ use qapi::{
 };
 use serde_json::Value;
 
-use crate::objects::{Object, SecretObject};
 use crate::world::{self, KeyRelease, Shutdown, World};
 
 /// Commands run against the machine with a handle on the loop.
@@ -341,24 +340,40 @@ impl qapi::Commands for Cmds<'_, '_> {
     fn display_reload(&mut self, args: DisplayReloadOptions) -> Result<(), QmpError> {
         let DisplayReloadOptions::Vnc(o) = args;
         self.vnc_display(None, "Can not find vnc display")?;
-        if o.tls_certs == Some(true) {
-            return Err(QmpError::generic("vnc tls is not enabled"));
+        if o.tls_certs != Some(true) {
+            return Ok(());
         }
+        let Some(mut tls) = self.w.vnc.tls().cloned() else {
+            return Err(QmpError::generic("vnc tls is not enabled"));
+        };
+        // Load anew from the object's settings; on any error the old credentials stay.
+        let t = self.w.objects.tls_creds_mut(&tls.creds_id).ok_or_else(|| {
+            QmpError::generic(format!("No TLS credentials with id '{}'", tls.creds_id))
+        })?;
+        let (creds, warnings) = t.load()?;
+        for w in warnings {
+            log::warn!("{w}");
+        }
+        t.creds = Some(creds.clone());
+        tls.creds = creds;
+        self.w.vnc.set_tls(Some(tls));
         Ok(())
     }
 
     fn display_update(&mut self, args: DisplayUpdateOptions) -> Result<(), QmpError> {
         let DisplayUpdateOptions::Vnc(o) = args;
         self.vnc_display(None, "Can not find vnc display")?;
-        if o.tls_creds.is_some() {
-            return Err(QmpError::generic(
-                "'tls-creds' needs TLS support, which this Porthole does not have yet",
-            ));
-        }
         if o.addresses.is_some() {
             return Err(QmpError::generic(
                 "display-update: changing the VNC listen addresses at run time is not supported yet",
             ));
+        }
+        if let Some(id) = o.tls_creds {
+            // Porthole's extension: attach other credentials; sessions already up keep theirs.
+            let authz = self.w.vnc.tls().and_then(|t| t.authz.clone());
+            let tls = crate::vnc_tls(&self.w.objects, Some(&id), authz.as_deref())
+                .map_err(|e| QmpError::generic(format!("{e:#}")))?;
+            self.w.vnc.set_tls(tls);
         }
         Ok(())
     }
@@ -383,30 +398,24 @@ impl qapi::Commands for Cmds<'_, '_> {
     }
 
     fn object_add(&mut self, args: ObjectOptions) -> Result<(), QmpError> {
-        match args {
-            ObjectOptions::Secret { id, branch } => {
-                crate::objects::check_id(&id)?;
-                if branch.keyid.is_some() || branch.iv.is_some() {
-                    return Err(QmpError::generic(
-                        "secret: 'keyid'/'iv' (AES-encrypted secrets) are not supported yet",
-                    ));
-                }
-                let format = branch.format.map(|f| f.as_str());
-                let obj = SecretObject::new(
-                    branch.data.as_ref().map(qapi::Password::as_str),
-                    branch.file.as_deref(),
-                    format,
-                )?;
-                self.w.objects.add(&id, Object::Secret(obj))
-            }
-            other => Err(QmpError::generic(format!(
-                "object type '{}' is not supported yet",
-                other.qom_type().as_str()
-            ))),
+        let (id, obj, warnings) = crate::objects::create(&self.w.objects, args)?;
+        for w in warnings {
+            log::warn!("{w}");
         }
+        self.w.objects.add(&id, obj)
     }
 
     fn object_del(&mut self, args: ObjectDelArgs) -> Result<(), QmpError> {
+        let in_use =
+            self.w.vnc.tls().is_some_and(|t| {
+                t.creds_id == args.id || t.authz.as_deref() == Some(args.id.as_str())
+            });
+        if in_use && self.w.objects.contains(&args.id) {
+            return Err(QmpError::generic(format!(
+                "object '{}' is in use, can not be deleted",
+                args.id
+            )));
+        }
         self.w.objects.del(&args.id)
     }
 

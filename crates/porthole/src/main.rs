@@ -58,7 +58,7 @@ fn run(args: impl Iterator<Item = String>) -> Result<ExitCode> {
         name,
         start_paused,
         guest: guest_name,
-        secrets,
+        objects: object_specs,
     } = *config;
     // Fork before anything else exists (no thread may be running).
     let daemon = if daemonize {
@@ -71,61 +71,74 @@ fn run(args: impl Iterator<Item = String>) -> Result<ExitCode> {
         .map(process::PidFile::create)
         .transpose()?;
 
-    // VNC first: the guest's boot screen shows where it listens.
+    // Objects first, in command-line order (a secret may decrypt a later one's key).
+    let mut objects = objects::Objects::default();
+    for spec in object_specs {
+        let opts = qapi::visit::arguments::<qapi::ObjectOptions>(&spec.args)
+            .map_err(|e| anyhow!("{}: {e}", spec.typed))?;
+        let (id, obj, warnings) =
+            objects::create(&objects, opts).map_err(|e| anyhow!("{}: {e}", spec.typed))?;
+        for w in warnings {
+            eprintln!("porthole: warning: {w}");
+        }
+        objects
+            .add(&id, obj)
+            .map_err(|e| anyhow!("{}: {e}", spec.typed))?;
+    }
+
+    // VNC next: the guest's boot screen shows where it listens.
     let desktop_name = match &name {
         Some(n) => format!("Porthole ({n})"),
         None => "Porthole".to_owned(),
     };
     let vnc_enabled = vnc_spec.is_some();
     let (mut vnc, password_secret) = match vnc_spec {
-        Some(s) => (
-            VncServer::new(
-                VncConfig {
-                    id: s.id,
-                    listen: s.listen,
-                    auth: s.auth,
-                    share: s.share,
-                    connections: s.connections,
-                    desktop_name,
-                },
-                (0, 0),
-            ),
-            s.password_secret,
-        ),
-        None => (
-            VncServer::new(
-                VncConfig {
-                    id: "default".into(),
-                    listen: vnc::Listen::None,
-                    auth: AuthMode::None,
-                    share: vnc::SharePolicy::AllowExclusive,
-                    connections: 32,
-                    desktop_name,
-                },
-                (0, 0),
-            ),
-            None,
-        ),
+        Some(s) => {
+            let tls = vnc_tls(&objects, s.tls_creds.as_deref(), s.tls_authz.as_deref())
+                .context("-vnc")?;
+            let config = VncConfig {
+                id: s.id,
+                listen: s.listen,
+                auth: s.auth,
+                share: s.share,
+                connections: s.connections,
+                desktop_name,
+                tls,
+            };
+            (VncServer::new(config, (0, 0)), s.password_secret)
+        }
+        None => {
+            let config = VncConfig {
+                id: "default".into(),
+                listen: vnc::Listen::None,
+                auth: AuthMode::None,
+                share: vnc::SharePolicy::AllowExclusive,
+                connections: 32,
+                desktop_name,
+                tls: None,
+            };
+            (VncServer::new(config, (0, 0)), None)
+        }
     };
+    // The initial password, checked before anything listens.
+    let initial_password = match &password_secret {
+        Some(id) => {
+            let secret = objects
+                .secret(id)
+                .ok_or_else(|| anyhow!("-vnc: No secret with id '{id}'"))?;
+            Some(String::from_utf8(secret.value.to_vec()).map_err(|_| {
+                anyhow!("secret '{id}' is not valid UTF-8 and cannot be a VNC password")
+            })?)
+        }
+        None => None,
+    };
+    if let Some(text) = initial_password {
+        vnc.set_password(Password::new(text), SetPasswordAction::Keep)
+            .map_err(|e| anyhow!("{e}"))?;
+    }
     let (listeners, warnings) = ListenerHandler::<World>::bind_all(&mut vnc).context("-vnc")?;
     for w in warnings {
         eprintln!("porthole: {w}");
-    }
-    let mut objects = objects::Objects::default();
-    for s in secrets {
-        objects
-            .add(&s.id, objects::Object::Secret(s.secret))
-            .map_err(|e| anyhow!("-object {}: {e}", s.id))?;
-    }
-    if let Some(id) = password_secret {
-        let secret = objects
-            .secret(&id)
-            .ok_or_else(|| anyhow!("No secret with id '{id}'"))?;
-        let text = String::from_utf8(secret.value.to_vec()).map_err(|_| {
-            anyhow!("secret '{id}' is not valid UTF-8 and cannot be a VNC password")
-        })?;
-        vnc.set_password(Password::new(text), SetPasswordAction::Keep)
-            .map_err(|e| anyhow!("{e}"))?;
     }
 
     let mut lines = Vec::new();
@@ -224,4 +237,39 @@ fn run(args: impl Iterator<Item = String>) -> Result<ExitCode> {
         let _ = qmp::set_nonblocking(0, false);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The VNC display's TLS setup from `tls-creds=` / `tls-authz=`.
+pub fn vnc_tls(
+    objects: &objects::Objects,
+    creds: Option<&str>,
+    authz: Option<&str>,
+) -> Result<Option<vnc::TlsSetup>> {
+    let Some(id) = creds else {
+        if authz.is_some() {
+            anyhow::bail!(
+                "'tls-authz' needs 'tls-creds' (there is no client certificate to check without TLS)"
+            );
+        }
+        return Ok(None);
+    };
+    let t = objects
+        .tls_creds(id)
+        .ok_or_else(|| anyhow!("No TLS credentials with id '{id}'"))?;
+    let loaded = t.creds.clone().ok_or_else(|| {
+        anyhow!(
+            "tls-creds '{id}': Expected TLS credentials for a server endpoint: add endpoint=server to the tls-creds object"
+        )
+    })?;
+    if authz.is_some() && !(t.kind == crypto::tls::CredsKind::X509 && t.verify_peer) {
+        anyhow::bail!(
+            "'tls-authz' needs x509 credentials with verify-peer=on: without a verified client \
+             certificate there is no identity to check (QEMU silently skips the check)"
+        );
+    }
+    Ok(Some(vnc::TlsSetup {
+        creds_id: id.to_owned(),
+        creds: loaded,
+        authz: authz.map(str::to_owned),
+    }))
 }

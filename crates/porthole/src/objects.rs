@@ -121,18 +121,257 @@ pub fn decode_base64(s: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// A `tls-creds-x509` or `tls-creds-anon` object.
+pub struct TlsCredsObject {
+    /// x509 or anon.
+    pub kind: crypto::tls::CredsKind,
+    /// `dir=`.
+    pub dir: Option<String>,
+    /// `endpoint=server` (only server credentials can serve VNC).
+    pub server: bool,
+    /// `verify-peer=`.
+    pub verify_peer: bool,
+    /// `sanity-check=` (x509).
+    pub sanity_check: bool,
+    /// `priority=`.
+    pub priority: Option<String>,
+    /// The decrypted key password (`passwordid=`), kept for reloads.
+    pub key_password: Option<Zeroizing<Vec<u8>>>,
+    /// The loaded server credentials (`None` for `endpoint=client`).
+    pub creds: Option<crypto::tls::ServerCreds>,
+}
+
+impl TlsCredsObject {
+    /// Loads (or reloads) the server credentials from the object's settings.
+    pub fn load(&self) -> Result<(crypto::tls::ServerCreds, Vec<String>), QmpError> {
+        let r = match self.kind {
+            crypto::tls::CredsKind::X509 => {
+                let mut o = crypto::tls::X509Options::server(self.dir.clone().unwrap_or_default());
+                o.verify_peer = self.verify_peer;
+                o.sanity_check = self.sanity_check;
+                o.priority.clone_from(&self.priority);
+                o.key_password = self.key_password.as_ref().map(|k| k.to_vec());
+                crypto::tls::ServerCreds::load_x509(&o)
+            }
+            crypto::tls::CredsKind::Anon => {
+                crypto::tls::ServerCreds::load_anon(&crypto::tls::AnonOptions {
+                    dir: self.dir.clone().map(Into::into),
+                    endpoint: crypto::tls::Endpoint::Server,
+                    priority: self.priority.clone(),
+                })
+            }
+        };
+        r.map_err(|e| QmpError::generic(error_chain(&e)))
+    }
+
+    fn type_name(&self) -> &'static str {
+        match self.kind {
+            crypto::tls::CredsKind::X509 => "tls-creds-x509",
+            crypto::tls::CredsKind::Anon => "tls-creds-anon",
+        }
+    }
+}
+
+/// An error with its causes, joined by ": ".
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// An authorization object.
+pub enum AuthzObject {
+    /// `authz-simple`.
+    Simple(authz::Simple),
+    /// `authz-list`.
+    List(authz::List),
+    /// `authz-listfile`.
+    ListFile(authz::ListFile),
+}
+
+impl AuthzObject {
+    fn type_name(&self) -> &'static str {
+        match self {
+            Self::Simple(_) => "authz-simple",
+            Self::List(_) => "authz-list",
+            Self::ListFile(_) => "authz-listfile",
+        }
+    }
+
+    /// Asks the object about `identity`.
+    pub fn is_allowed(&mut self, identity: &str) -> bool {
+        use authz::Authorize;
+        match self {
+            Self::Simple(a) => a.is_allowed(identity),
+            Self::List(a) => a.is_allowed(identity),
+            Self::ListFile(a) => a.is_allowed(identity),
+        }
+    }
+}
+
 /// One object.
 pub enum Object {
     /// `secret`.
     Secret(SecretObject),
+    /// `tls-creds-x509` / `tls-creds-anon`.
+    TlsCreds(TlsCredsObject),
+    /// `authz-simple` / `authz-list` / `authz-listfile`.
+    Authz(AuthzObject),
 }
 
 impl Object {
     fn type_name(&self) -> &'static str {
         match self {
             Self::Secret(_) => "secret",
+            Self::TlsCreds(t) => t.type_name(),
+            Self::Authz(a) => a.type_name(),
         }
     }
+}
+
+fn endpoint_is_server(e: Option<qapi::QCryptoTLSCredsEndpoint>) -> bool {
+    // QEMU's default is client.
+    e == Some(qapi::QCryptoTLSCredsEndpoint::Server)
+}
+
+/// Builds an object from `object-add` / `-object` options. Returns the id, the object and
+/// warnings for the user (e.g. a key file readable by others).
+pub fn create(
+    objects: &Objects,
+    opts: qapi::ObjectOptions,
+) -> Result<(String, Object, Vec<String>), QmpError> {
+    use qapi::ObjectOptions as O;
+    let (id, obj, warnings) = match opts {
+        O::Secret { id, branch } => {
+            if branch.keyid.is_some() || branch.iv.is_some() {
+                let (Some(keyid), Some(iv)) = (&branch.keyid, &branch.iv) else {
+                    return Err(QmpError::generic("'keyid' and 'iv' must be given together"));
+                };
+                let key = objects
+                    .secret(keyid)
+                    .ok_or_else(|| QmpError::generic(format!("No secret with id '{keyid}'")))?;
+                let data = branch
+                    .data
+                    .as_ref()
+                    .map(qapi::Password::as_str)
+                    .unwrap_or_default();
+                let plain = crypto::decrypt_secret(&key.value, iv, data)
+                    .map_err(|e| QmpError::generic(error_chain(&e)))?;
+                let obj = SecretObject {
+                    value: Zeroizing::new(plain),
+                    format: "raw",
+                    file: None,
+                };
+                (id, Object::Secret(obj), Vec::new())
+            } else {
+                let format = branch.format.map(|f| f.as_str());
+                let data = branch.data.as_ref().map(qapi::Password::as_str);
+                let obj = SecretObject::new(data, branch.file.as_deref(), format)?;
+                (id, Object::Secret(obj), Vec::new())
+            }
+        }
+        O::TlsCredsX509 { id, branch } => {
+            let key_password = match &branch.passwordid {
+                Some(pid) => Some(Zeroizing::new(
+                    objects
+                        .secret(pid)
+                        .ok_or_else(|| QmpError::generic(format!("No secret with id '{pid}'")))?
+                        .value
+                        .to_vec(),
+                )),
+                None => None,
+            };
+            let mut t = TlsCredsObject {
+                kind: crypto::tls::CredsKind::X509,
+                dir: branch.dir,
+                server: endpoint_is_server(branch.endpoint),
+                verify_peer: branch.verify_peer.unwrap_or(true),
+                sanity_check: branch.sanity_check.unwrap_or(true),
+                priority: branch.priority,
+                key_password,
+                creds: None,
+            };
+            if t.dir.is_none() {
+                return Err(QmpError::generic("Parameter 'dir' is missing"));
+            }
+            let mut warnings = Vec::new();
+            if t.server {
+                let (c, w) = t.load()?;
+                t.creds = Some(c);
+                warnings = w;
+            }
+            (id, Object::TlsCreds(t), warnings)
+        }
+        O::TlsCredsAnon { id, branch } => {
+            let mut t = TlsCredsObject {
+                kind: crypto::tls::CredsKind::Anon,
+                dir: branch.dir,
+                server: endpoint_is_server(branch.endpoint),
+                verify_peer: false,
+                sanity_check: false,
+                priority: branch.priority,
+                key_password: None,
+                creds: None,
+            };
+            let mut warnings = Vec::new();
+            if t.server {
+                let (c, w) = t.load()?;
+                t.creds = Some(c);
+                warnings = w;
+            }
+            (id, Object::TlsCreds(t), warnings)
+        }
+        O::AuthzSimple { id, branch } => (
+            id,
+            Object::Authz(AuthzObject::Simple(authz::Simple {
+                identity: branch.identity,
+            })),
+            Vec::new(),
+        ),
+        O::AuthzList { id, branch } => {
+            let policy = |p: qapi::QAuthZListPolicy| match p {
+                qapi::QAuthZListPolicy::Allow => authz::Policy::Allow,
+                qapi::QAuthZListPolicy::Deny => authz::Policy::Deny,
+            };
+            let rules = branch
+                .rules
+                .unwrap_or_default()
+                .into_iter()
+                .map(|r| authz::Rule {
+                    r#match: r.match_,
+                    policy: policy(r.policy),
+                    format: match r.format {
+                        Some(qapi::QAuthZListFormat::Glob) => authz::MatchFormat::Glob,
+                        _ => authz::MatchFormat::Exact,
+                    },
+                })
+                .collect();
+            let spec = authz::ListSpec {
+                policy: branch.policy.map_or(authz::Policy::Deny, policy),
+                rules,
+            };
+            (
+                id,
+                Object::Authz(AuthzObject::List(authz::List { spec })),
+                Vec::new(),
+            )
+        }
+        O::AuthzListfile { id, branch } => {
+            let lf = authz::ListFile::open(
+                std::path::Path::new(&branch.filename),
+                branch.refresh.unwrap_or(true),
+            )
+            .map_err(|e| QmpError::generic(error_chain(&e)))?;
+            (id, Object::Authz(AuthzObject::ListFile(lf)), Vec::new())
+        }
+    };
+    check_id(&id)?;
+    Ok((id, obj, warnings))
 }
 
 /// QEMU's identifier rule: a letter, then letters, digits, `-`, `.`, `_`.
@@ -182,8 +421,37 @@ impl Objects {
     pub fn secret(&self, id: &str) -> Option<&SecretObject> {
         match self.map.get(id) {
             Some(Object::Secret(s)) => Some(s),
-            None => None,
+            _ => None,
         }
+    }
+
+    /// Looks up TLS credentials.
+    pub fn tls_creds(&self, id: &str) -> Option<&TlsCredsObject> {
+        match self.map.get(id) {
+            Some(Object::TlsCreds(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Looks up TLS credentials to change them (reload).
+    pub fn tls_creds_mut(&mut self, id: &str) -> Option<&mut TlsCredsObject> {
+        match self.map.get_mut(id) {
+            Some(Object::TlsCreds(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Looks up an authz object.
+    pub fn authz_mut(&mut self, id: &str) -> Option<&mut AuthzObject> {
+        match self.map.get_mut(id) {
+            Some(Object::Authz(a)) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// Whether an object with this id exists.
+    pub fn contains(&self, id: &str) -> bool {
+        self.map.contains_key(id)
     }
 
     /// Resolves an absolute path (`/objects`, `/objects/ID`) or, as QEMU's partial paths, an
@@ -214,6 +482,33 @@ impl Objects {
                 for (id, o) in &self.map {
                     out.push((id.clone(), format!("child<{}>", o.type_name())));
                 }
+            }
+            Some((_, Object::TlsCreds(t))) => {
+                let mut props = vec![
+                    ("dir", "string"),
+                    ("endpoint", "QCryptoTLSCredsEndpoint"),
+                    ("priority", "string"),
+                    ("verify-peer", "bool"),
+                    ("loaded", "bool"),
+                ];
+                if t.kind == crypto::tls::CredsKind::X509 {
+                    props.extend([("sanity-check", "bool"), ("passwordid", "string")]);
+                }
+                out.extend(props.into_iter().map(|(n, t)| (n.to_owned(), t.to_owned())));
+            }
+            Some((_, Object::Authz(a))) => {
+                let props: &[(&str, &str)] = match a {
+                    AuthzObject::Simple(_) => &[("identity", "string")],
+                    AuthzObject::List(_) => {
+                        &[("policy", "QAuthZListPolicy"), ("rules", "QAuthZListRule")]
+                    }
+                    AuthzObject::ListFile(_) => &[("filename", "string"), ("refresh", "bool")],
+                };
+                out.extend(
+                    props
+                        .iter()
+                        .map(|(n, t)| ((*n).to_owned(), (*t).to_owned())),
+                );
             }
             Some((_, Object::Secret(_))) => {
                 for (n, t) in [
@@ -250,6 +545,29 @@ impl Objects {
                     "Property 'secret.data' is write-only in Porthole: secrets are not returned over QMP",
                 )),
                 _ => Err(not_found("secret")),
+            },
+            Some((_, Object::TlsCreds(t))) => match property {
+                "type" => Ok(json!(t.type_name())),
+                "dir" => Ok(json!(t.dir.clone().unwrap_or_default())),
+                "endpoint" => Ok(json!(if t.server { "server" } else { "client" })),
+                "priority" => Ok(json!(t.priority.clone().unwrap_or_default())),
+                "verify-peer" => Ok(json!(t.verify_peer)),
+                "loaded" => Ok(json!(t.creds.is_some())),
+                "sanity-check" if t.kind == crypto::tls::CredsKind::X509 => {
+                    Ok(json!(t.sanity_check))
+                }
+                _ => Err(not_found(t.type_name())),
+            },
+            Some((_, Object::Authz(a))) => match (a, property) {
+                (_, "type") => Ok(json!(a.type_name())),
+                (AuthzObject::Simple(s), "identity") => Ok(json!(s.identity)),
+                (AuthzObject::List(l), "policy") => Ok(json!(l.spec.policy)),
+                (AuthzObject::List(l), "rules") => Ok(json!(l.spec.rules)),
+                (AuthzObject::ListFile(f), "filename") => {
+                    Ok(json!(f.filename().display().to_string()))
+                }
+                (AuthzObject::ListFile(f), "refresh") => Ok(json!(f.refresh())),
+                _ => Err(not_found(a.type_name())),
             },
         }
     }

@@ -155,6 +155,13 @@ impl VncHost for World {
         self.machine.input(ev);
     }
 
+    fn authorize(&mut self, authz_id: &str, identity: &str) -> bool {
+        // A missing object denies, as in QEMU.
+        self.objects
+            .authz_mut(authz_id)
+            .is_some_and(|a| a.is_allowed(identity))
+    }
+
     fn vnc_event(&mut self, ev: VncEvent) {
         log::info!(
             "VNC {:?}: client {}:{} ({})",

@@ -9,12 +9,20 @@
 //! scheduling) stay with the caller, which answers the two questions the protocol
 //! asks with [`ServerSession::auth_result`] and [`ServerSession::server_init`].
 //!
+//! VeNCrypt ([`Security::VeNCrypt`]) stays sans-IO too: once the client picks the
+//! offered subtype the session emits [`Event::StartTls`] and pauses; the caller
+//! flushes the output in the clear, runs the TLS handshake, calls
+//! [`ServerSession::tls_established`], and from then on feeds and sends
+//! decrypted bytes. Plain credentials arrive as [`Event::PlainAuth`] and are
+//! answered with [`ServerSession::auth_result`], like a VNC response.
+//!
 //! Every length a client controls is bounded before anything is allocated:
 //! partial messages are kept in a small fixed buffer, `SetEncodings` keeps at most
 //! [`MAX_ENCODINGS`] entries and skips the rest as they stream past, cut text is
-//! limited to [`MAX_CUT_TEXT`], and input that arrives while the session waits for
-//! the caller is limited to [`MAX_BACKLOG`]. [`ServerSession::buffered_input_len`]
-//! never exceeds [`MAX_BUFFERED_INPUT`].
+//! limited to [`MAX_CUT_TEXT`], Plain credentials to [`MAX_PLAIN_USERNAME`] and
+//! [`MAX_PLAIN_PASSWORD`] (checked before anything is reserved), and input that
+//! arrives while the session waits for the caller is limited to [`MAX_BACKLOG`].
+//! [`ServerSession::buffered_input_len`] never exceeds [`MAX_BUFFERED_INPUT`].
 //!
 //! Protocol choices (QEMU behaviour unless noted):
 //! - The server announces 3.8. Client versions 3.3/3.4/3.5 speak 3.3, 3.7 speaks
@@ -23,6 +31,13 @@
 //!   a U32 0 and the session closes.
 //! - Exactly one security type is offered. SecurityResult reasons are sent only on
 //!   3.8 and their length does not count a trailing NUL (unlike QEMU).
+//! - VeNCrypt: a 3.3 client gets a U32 0 and is closed. The server sends version
+//!   0.2; any other client version gets U8 1 and the session closes. Exactly one
+//!   subtype is offered; any other choice gets U8 0 and the session closes. After
+//!   TLS, the None subtypes send SecurityResult OK on 3.7 as well as on 3.8.
+//!   The TLS/x509 Plain subtypes (259, 262) are extensions: QEMU never offers
+//!   them. Over-long or non-UTF-8 credentials get a failed SecurityResult and the
+//!   session closes. The cleartext Plain subtype (256) cannot be configured.
 //! - `SetPixelFormat` must be true-colour with 8/16/32 bpp and shifts below bpp;
 //!   anything else closes the session. A channel maximum of 0 is read as 255.
 //! - Message types other than 0, 2, 3, 4, 5 and 6 close the session: no extension
@@ -34,7 +49,12 @@ mod pixel;
 mod server;
 
 pub use pixel::PixelFormat;
-pub use server::{Event, Framebuffer, Phase, Rect, Security, ServerConfig, ServerSession};
+pub use server::{
+    Event, Framebuffer, InnerAuth, Phase, Rect, Security, ServerConfig, ServerSession,
+    VencryptSubtype,
+};
+/// Re-exported for [`Event::PlainAuth`]'s password.
+pub use zeroize::Zeroizing;
 
 /// Largest `ClientCutText` accepted, in bytes; longer ones close the session
 /// (CVE-2015-5239).
@@ -50,12 +70,31 @@ pub const MAX_BACKLOG: usize = 8 * 1024;
 /// Longest fixed-size protocol unit (a `SetPixelFormat` message).
 pub const MAX_UNIT: usize = 20;
 
-/// Upper bound of [`ServerSession::buffered_input_len`].
+/// Longest VeNCrypt Plain user name accepted, in bytes; longer ones fail
+/// authentication and close the session before anything is buffered.
+pub const MAX_PLAIN_USERNAME: u32 = 255;
+
+/// Longest VeNCrypt Plain password accepted, in bytes (as for
+/// [`MAX_PLAIN_USERNAME`]).
+pub const MAX_PLAIN_PASSWORD: u32 = 1024;
+
+/// Upper bound of [`ServerSession::buffered_input_len`]. Cut text and Plain
+/// credentials are never collected at the same time, and credentials are the
+/// smaller of the two.
 pub const MAX_BUFFERED_INPUT: usize = MAX_UNIT + MAX_BACKLOG + MAX_CUT_TEXT as usize;
+
+const _: () = assert!(MAX_PLAIN_USERNAME + MAX_PLAIN_PASSWORD <= MAX_CUT_TEXT);
+
+/// The VeNCrypt version the server sends and requires back (0.2).
+pub const VENCRYPT_VERSION: [u8; 2] = [0, 2];
 
 /// The reason sent with a failed SecurityResult when the client picks a security
 /// type that was not offered.
 pub const REASON_UNSUPPORTED_SECURITY: &str = "Authentication failed";
+
+/// The reason sent with a failed SecurityResult when VeNCrypt Plain credentials
+/// are malformed (too long, or a user name that is not UTF-8).
+pub const REASON_BAD_CREDENTIALS: &str = "Authentication failed";
 
 /// The version greeting the server sends.
 pub const SERVER_VERSION: &[u8; 12] = b"RFB 003.008\n";
@@ -130,6 +169,39 @@ pub enum Error {
     /// More than [`MAX_BACKLOG`] bytes arrived while waiting for the caller.
     #[error("client sent more than {MAX_BACKLOG} bytes before the server answered")]
     BacklogOverflow,
+    /// The configured security type needs RFB 3.7 or later (VeNCrypt), and the
+    /// client speaks 3.3.
+    #[error("security type {0} cannot be used with an RFB 3.3 client")]
+    SecurityNeedsRfb37(u8),
+    /// The client answered the VeNCrypt 0.2 greeting with another version.
+    #[error("unsupported VeNCrypt version {major}.{minor}")]
+    VencryptVersion {
+        /// The client's major version.
+        major: u8,
+        /// The client's minor version.
+        minor: u8,
+    },
+    /// The client picked a VeNCrypt subtype that was not offered.
+    #[error("client chose VeNCrypt subtype {chosen}, but only {offered} was offered")]
+    VencryptSubtypeMismatch {
+        /// The subtype the server offered.
+        offered: u32,
+        /// The subtype the client sent.
+        chosen: u32,
+    },
+    /// Input was fed after [`Event::StartTls`] and before
+    /// [`ServerSession::tls_established`]: it cannot be trusted.
+    #[error("client data arrived between the VeNCrypt subtype and the TLS handshake")]
+    DataBeforeTls,
+    /// A VeNCrypt Plain user name over [`MAX_PLAIN_USERNAME`].
+    #[error("VeNCrypt Plain user name of {0} bytes is over the {MAX_PLAIN_USERNAME}-byte limit")]
+    PlainUsernameTooLong(u32),
+    /// A VeNCrypt Plain password over [`MAX_PLAIN_PASSWORD`].
+    #[error("VeNCrypt Plain password of {0} bytes is over the {MAX_PLAIN_PASSWORD}-byte limit")]
+    PlainPasswordTooLong(u32),
+    /// A VeNCrypt Plain user name that is not UTF-8.
+    #[error("VeNCrypt Plain user name is not UTF-8")]
+    PlainUsernameNotUtf8,
     /// The session was already closed.
     #[error("RFB session is closed")]
     Closed,

@@ -1,11 +1,15 @@
 //! The server-side session state machine.
 
 use std::collections::VecDeque;
+use std::fmt;
+
+use zeroize::Zeroizing;
 
 use crate::pixel::Converter;
 use crate::{
-    Error, MAX_BACKLOG, MAX_CUT_TEXT, MAX_ENCODINGS, MAX_UNIT, PixelFormat,
-    REASON_UNSUPPORTED_SECURITY, SERVER_VERSION, client_msg, encoding, server_msg,
+    Error, MAX_BACKLOG, MAX_CUT_TEXT, MAX_ENCODINGS, MAX_PLAIN_PASSWORD, MAX_PLAIN_USERNAME,
+    MAX_UNIT, PixelFormat, REASON_BAD_CREDENTIALS, REASON_UNSUPPORTED_SECURITY, SERVER_VERSION,
+    VENCRYPT_VERSION, client_msg, encoding, server_msg,
 };
 
 /// Length of the VNC authentication challenge.
@@ -18,6 +22,9 @@ pub enum Security {
     None,
     /// VNC DES challenge/response (type 2).
     VncAuth,
+    /// VeNCrypt (type 19): TLS first, then the subtype's own authentication.
+    /// Needs RFB 3.7 or later.
+    VeNCrypt(VencryptSubtype),
 }
 
 impl Security {
@@ -27,6 +34,100 @@ impl Security {
         match self {
             Security::None => 1,
             Security::VncAuth => 2,
+            Security::VeNCrypt(_) => 19,
+        }
+    }
+}
+
+/// A VeNCrypt subtype: the TLS flavour and the authentication run inside TLS.
+///
+/// The cleartext `Plain` subtype (256) has no variant: it can never be offered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum VencryptSubtype {
+    /// Anonymous TLS, no further authentication (257).
+    TlsNone,
+    /// Anonymous TLS, then VNC DES authentication (258).
+    TlsVnc,
+    /// Anonymous TLS, then a user name and password (259).
+    TlsPlain,
+    /// x509 TLS, no further authentication (260).
+    X509None,
+    /// x509 TLS, then VNC DES authentication (261).
+    X509Vnc,
+    /// x509 TLS, then a user name and password (262).
+    X509Plain,
+}
+
+/// The authentication a VeNCrypt subtype runs once TLS is up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum InnerAuth {
+    /// None: SecurityResult OK at once.
+    None,
+    /// VNC DES challenge/response ([`Event::VncAuthResponse`]).
+    Vnc,
+    /// User name and password ([`Event::PlainAuth`]).
+    Plain,
+}
+
+impl VencryptSubtype {
+    /// Every subtype, in code order.
+    pub const ALL: [VencryptSubtype; 6] = [
+        VencryptSubtype::TlsNone,
+        VencryptSubtype::TlsVnc,
+        VencryptSubtype::TlsPlain,
+        VencryptSubtype::X509None,
+        VencryptSubtype::X509Vnc,
+        VencryptSubtype::X509Plain,
+    ];
+
+    /// The VeNCrypt subtype number sent on the wire.
+    #[must_use]
+    pub fn code(self) -> u32 {
+        match self {
+            VencryptSubtype::TlsNone => 257,
+            VencryptSubtype::TlsVnc => 258,
+            VencryptSubtype::TlsPlain => 259,
+            VencryptSubtype::X509None => 260,
+            VencryptSubtype::X509Vnc => 261,
+            VencryptSubtype::X509Plain => 262,
+        }
+    }
+
+    /// The subtype with this number, if it is one of the six above.
+    #[must_use]
+    pub fn from_code(code: u32) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.code() == code)
+    }
+
+    /// Whether the TLS session uses x509 certificates (else anonymous TLS).
+    #[must_use]
+    pub fn is_x509(self) -> bool {
+        matches!(
+            self,
+            VencryptSubtype::X509None | VencryptSubtype::X509Vnc | VencryptSubtype::X509Plain
+        )
+    }
+
+    /// The authentication that follows the TLS handshake.
+    #[must_use]
+    pub fn inner_auth(self) -> InnerAuth {
+        match self {
+            VencryptSubtype::TlsNone | VencryptSubtype::X509None => InnerAuth::None,
+            VencryptSubtype::TlsVnc | VencryptSubtype::X509Vnc => InnerAuth::Vnc,
+            VencryptSubtype::TlsPlain | VencryptSubtype::X509Plain => InnerAuth::Plain,
+        }
+    }
+
+    /// The QAPI `VncVencryptSubAuth` name (`query-vnc`'s `vencrypt` member).
+    #[must_use]
+    pub fn qapi_name(self) -> &'static str {
+        match self {
+            VencryptSubtype::TlsNone => "tls-none",
+            VencryptSubtype::TlsVnc => "tls-vnc",
+            VencryptSubtype::TlsPlain => "tls-plain",
+            VencryptSubtype::X509None => "x509-none",
+            VencryptSubtype::X509Vnc => "x509-vnc",
+            VencryptSubtype::X509Plain => "x509-plain",
         }
     }
 }
@@ -37,7 +138,8 @@ pub struct ServerConfig {
     /// The single security type offered.
     pub security: Security,
     /// The VNC authentication challenge (fresh random bytes per connection).
-    /// Ignored for [`Security::None`].
+    /// Used only when VNC authentication runs ([`Security::VncAuth`] or a
+    /// VeNCrypt `*Vnc` subtype).
     pub challenge: [u8; 16],
     /// Desktop name sent in ServerInit.
     pub name: String,
@@ -50,8 +152,16 @@ pub enum Phase {
     Version,
     /// 3.7/3.8: waiting for the client's security-type choice.
     Security,
+    /// VeNCrypt: waiting for the client's VeNCrypt version or subtype choice.
+    VeNCrypt,
+    /// VeNCrypt: the subtype was accepted; waiting for
+    /// [`ServerSession::tls_established`]. No input is accepted.
+    StartTls,
     /// Waiting for the 16-byte response, or for [`ServerSession::auth_result`].
     VncAuth,
+    /// VeNCrypt Plain: waiting for the user name and password, or for
+    /// [`ServerSession::auth_result`].
+    PlainAuth,
     /// Waiting for ClientInit, or for [`ServerSession::server_init`].
     ClientInit,
     /// Normal protocol messages.
@@ -61,11 +171,31 @@ pub enum Phase {
 }
 
 /// Something the client did, for the caller to act on.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// `Debug` never shows a Plain password, only its length.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Event {
+    /// VeNCrypt: the client chose the offered subtype and the server's accept
+    /// byte is queued. Write all queued output in the clear, then run a TLS
+    /// server handshake on the connection (x509 or anonymous credentials, per
+    /// [`VencryptSubtype::is_x509`]) and call [`ServerSession::tls_established`]
+    /// once it completes. From then on, feed decrypted bytes and send output
+    /// through TLS. Feed nothing before that: the client's next bytes are TLS
+    /// records, and any input fed after the subtype (even in the same call)
+    /// closes the session with [`Error::DataBeforeTls`].
+    StartTls,
     /// The client's VNC authentication response. Check it and call
     /// [`ServerSession::auth_result`].
     VncAuthResponse([u8; 16]),
+    /// VeNCrypt Plain credentials (inside TLS). Check them, together with any
+    /// authz policy, and call [`ServerSession::auth_result`].
+    PlainAuth {
+        /// The user name: UTF-8, at most [`crate::MAX_PLAIN_USERNAME`] bytes.
+        username: String,
+        /// The password, at most [`crate::MAX_PLAIN_PASSWORD`] bytes; wiped on
+        /// drop. Move it out without copying with `std::mem::take(&mut *password)`.
+        password: Zeroizing<Vec<u8>>,
+    },
     /// ClientInit. Apply the share policy, then call [`ServerSession::server_init`].
     ClientInit {
         /// The client is willing to share the desktop with other clients.
@@ -107,6 +237,55 @@ pub enum Event {
     },
     /// ClientCutText: at most [`MAX_CUT_TEXT`] bytes of ISO-8859-1 text.
     CutText(Vec<u8>),
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::StartTls => f.write_str("StartTls"),
+            Event::VncAuthResponse(r) => f.debug_tuple("VncAuthResponse").field(r).finish(),
+            Event::PlainAuth { username, password } => f
+                .debug_struct("PlainAuth")
+                .field("username", username)
+                .field(
+                    "password",
+                    &format_args!("<{} bytes redacted>", password.len()),
+                )
+                .finish(),
+            Event::ClientInit { shared } => f
+                .debug_struct("ClientInit")
+                .field("shared", shared)
+                .finish(),
+            Event::SetPixelFormat(pf) => f.debug_tuple("SetPixelFormat").field(pf).finish(),
+            Event::SetEncodings(list) => f.debug_tuple("SetEncodings").field(list).finish(),
+            Event::UpdateRequest {
+                incremental,
+                x,
+                y,
+                w,
+                h,
+            } => f
+                .debug_struct("UpdateRequest")
+                .field("incremental", incremental)
+                .field("x", x)
+                .field("y", y)
+                .field("w", w)
+                .field("h", h)
+                .finish(),
+            Event::Key { down, keysym } => f
+                .debug_struct("Key")
+                .field("down", down)
+                .field("keysym", keysym)
+                .finish(),
+            Event::Pointer { buttons, x, y } => f
+                .debug_struct("Pointer")
+                .field("buttons", buttons)
+                .field("x", x)
+                .field("y", y)
+                .finish(),
+            Event::CutText(t) => f.debug_tuple("CutText").field(t).finish(),
+        }
+    }
 }
 
 /// A view of the server framebuffer: `0x00RRGGBB` pixels, row-major.
@@ -167,6 +346,11 @@ impl Rect {
 enum State {
     Version,
     SecurityChoice,
+    VencryptVersion,
+    VencryptSubtype,
+    AwaitTls,
+    PlainHeader,
+    PlainCredentials,
     AuthResponse,
     AwaitAuthResult,
     ClientInit,
@@ -191,6 +375,26 @@ enum Stream {
     },
 }
 
+/// VeNCrypt Plain credentials being collected; the password buffer is reserved
+/// up front (so it never reallocates) and wiped on drop.
+struct PlainCreds {
+    ulen: usize,
+    plen: usize,
+    username: Vec<u8>,
+    password: Zeroizing<Vec<u8>>,
+}
+
+impl fmt::Debug for PlainCreds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PlainCreds")
+            .field("ulen", &self.ulen)
+            .field("plen", &self.plen)
+            .field("username", &String::from_utf8_lossy(&self.username))
+            .field("password", &format_args!("<{} bytes>", self.password.len()))
+            .finish()
+    }
+}
+
 /// One RFB server connection, without I/O. See the crate documentation.
 #[derive(Debug)]
 pub struct ServerSession {
@@ -200,6 +404,8 @@ pub struct ServerSession {
     /// The current fixed-size unit, at most [`MAX_UNIT`] bytes.
     unit: Vec<u8>,
     stream: Stream,
+    /// VeNCrypt Plain credentials, in [`State::PlainCredentials`] only.
+    plain: Option<PlainCreds>,
     /// Input that arrived while waiting for the caller, at most [`MAX_BACKLOG`].
     backlog: Vec<u8>,
     /// An error found while replaying the backlog outside `feed`.
@@ -221,6 +427,7 @@ impl ServerSession {
             minor: 0,
             unit: Vec::with_capacity(MAX_UNIT),
             stream: Stream::None,
+            plain: None,
             backlog: Vec::new(),
             deferred_error: None,
             events: VecDeque::new(),
@@ -307,6 +514,10 @@ impl ServerSession {
         match self.state {
             State::Version => Phase::Version,
             State::SecurityChoice => Phase::Security,
+            State::VencryptVersion | State::VencryptSubtype => Phase::VeNCrypt,
+            State::AwaitTls => Phase::StartTls,
+            State::PlainHeader | State::PlainCredentials => Phase::PlainAuth,
+            State::AwaitAuthResult if self.inner_auth() == InnerAuth::Plain => Phase::PlainAuth,
             State::AuthResponse | State::AwaitAuthResult => Phase::VncAuth,
             State::ClientInit | State::AwaitServerInit => Phase::ClientInit,
             State::Normal => Phase::Normal,
@@ -326,24 +537,55 @@ impl ServerSession {
         self.state == State::AwaitAuthResult
     }
 
+    /// Whether the session waits for [`tls_established`](Self::tls_established)
+    /// (after [`Event::StartTls`]).
+    #[must_use]
+    pub fn awaiting_tls(&self) -> bool {
+        self.state == State::AwaitTls
+    }
+
+    /// Answers [`Event::StartTls`]: the TLS handshake is complete. Starts the
+    /// subtype's authentication, whose bytes must go out through TLS: None sends
+    /// SecurityResult OK (a U32 0, on 3.7 too, as QEMU does) and moves on to
+    /// ClientInit, Vnc sends the challenge, Plain waits for the credentials.
+    /// Ignored unless the session waits for it.
+    pub fn tls_established(&mut self) {
+        if self.state != State::AwaitTls {
+            return;
+        }
+        match self.inner_auth() {
+            InnerAuth::None => {
+                self.put_u32(0);
+                self.state = State::ClientInit;
+            }
+            InnerAuth::Vnc => self.start_vnc_auth(),
+            InnerAuth::Plain => self.state = State::PlainHeader,
+        }
+    }
+
     /// Whether the session waits for [`server_init`](Self::server_init).
     #[must_use]
     pub fn awaiting_server_init(&self) -> bool {
         self.state == State::AwaitServerInit
     }
 
-    /// Input bytes held inside the session (partial message, held backlog and cut
-    /// text being collected). Never more than [`crate::MAX_BUFFERED_INPUT`].
+    /// Input bytes held inside the session (partial message, held backlog, cut
+    /// text or Plain credentials being collected). Never more than
+    /// [`crate::MAX_BUFFERED_INPUT`].
     #[must_use]
     pub fn buffered_input_len(&self) -> usize {
         let streamed = match &self.stream {
             Stream::CutText { data, .. } => data.len(),
             Stream::None | Stream::Encodings { .. } => 0,
         };
-        self.unit.len() + self.backlog.len() + streamed
+        let plain = self
+            .plain
+            .as_ref()
+            .map_or(0, |c| c.username.len() + c.password.len());
+        self.unit.len() + self.backlog.len() + streamed + plain
     }
 
-    /// Answers a [`Event::VncAuthResponse`].
+    /// Answers a [`Event::VncAuthResponse`] or [`Event::PlainAuth`].
     ///
     /// `Ok` sends SecurityResult 0 and moves on to ClientInit. `Err(reason)` sends
     /// SecurityResult 1, followed on 3.8 by the reason (length without a trailing
@@ -475,6 +717,21 @@ impl ServerSession {
                     *input = &[];
                     return Ok(());
                 }
+                State::AwaitTls => {
+                    if input.is_empty() {
+                        return Ok(());
+                    }
+                    *input = &[];
+                    // The caller must not start TLS on a session that is over.
+                    self.events.retain(|e| *e != Event::StartTls);
+                    return Err(Error::DataBeforeTls);
+                }
+                State::PlainCredentials => {
+                    if self.collect_plain(input)? {
+                        continue;
+                    }
+                    return Ok(());
+                }
                 _ => {}
             }
             if let Stream::CutText { remaining, data } = &mut self.stream {
@@ -512,7 +769,14 @@ impl ServerSession {
             State::Version => SERVER_VERSION.len(),
             State::AuthResponse => CHALLENGE_LEN,
             State::SecurityChoice | State::ClientInit => 1,
-            State::AwaitAuthResult | State::AwaitServerInit | State::Closed => 0,
+            State::VencryptVersion => VENCRYPT_VERSION.len(),
+            State::VencryptSubtype => 4,
+            State::PlainHeader => 8,
+            State::AwaitTls
+            | State::PlainCredentials
+            | State::AwaitAuthResult
+            | State::AwaitServerInit
+            | State::Closed => 0,
             State::Normal => {
                 if matches!(self.stream, Stream::Encodings { .. }) {
                     return 4;
@@ -536,6 +800,9 @@ impl ServerSession {
         match self.state {
             State::Version => self.handle_version(),
             State::SecurityChoice => self.handle_security_choice(),
+            State::VencryptVersion => self.handle_vencrypt_version(),
+            State::VencryptSubtype => self.handle_vencrypt_subtype(),
+            State::PlainHeader => self.handle_plain_header(),
             State::AuthResponse => {
                 let mut response = [0u8; CHALLENGE_LEN];
                 response.copy_from_slice(&self.unit);
@@ -551,7 +818,11 @@ impl ServerSession {
                 Ok(())
             }
             State::Normal => self.handle_message(),
-            State::AwaitAuthResult | State::AwaitServerInit | State::Closed => Ok(()),
+            State::AwaitTls
+            | State::PlainCredentials
+            | State::AwaitAuthResult
+            | State::AwaitServerInit
+            | State::Closed => Ok(()),
         }
     }
 
@@ -567,6 +838,11 @@ impl ServerSession {
         self.minor = minor;
         let code = self.cfg.security.code();
         if minor == 3 {
+            if let Security::VeNCrypt(_) = self.cfg.security {
+                // QEMU: 3.3 has no way to run VeNCrypt; "invalid" and close.
+                self.put_u32(0);
+                return Err(Error::SecurityNeedsRfb37(code));
+            }
             self.put_u32(u32::from(code));
             self.start_security();
         } else {
@@ -594,12 +870,137 @@ impl ServerSession {
     fn start_security(&mut self) {
         match self.cfg.security {
             Security::None => self.state = State::ClientInit,
-            Security::VncAuth => {
-                let challenge = self.cfg.challenge;
-                self.put(&challenge);
-                self.state = State::AuthResponse;
+            Security::VncAuth => self.start_vnc_auth(),
+            Security::VeNCrypt(_) => {
+                self.put(&VENCRYPT_VERSION);
+                self.state = State::VencryptVersion;
             }
         }
+    }
+
+    /// Sends the VNC challenge and waits for the response.
+    fn start_vnc_auth(&mut self) {
+        let challenge = self.cfg.challenge;
+        self.put(&challenge);
+        self.state = State::AuthResponse;
+    }
+
+    /// The authentication the configured security type runs (for VeNCrypt,
+    /// the one inside TLS).
+    fn inner_auth(&self) -> InnerAuth {
+        match self.cfg.security {
+            Security::None => InnerAuth::None,
+            Security::VncAuth => InnerAuth::Vnc,
+            Security::VeNCrypt(sub) => sub.inner_auth(),
+        }
+    }
+
+    /// The offered VeNCrypt subtype (only called in VeNCrypt states).
+    fn vencrypt_subtype(&self) -> Option<VencryptSubtype> {
+        match self.cfg.security {
+            Security::VeNCrypt(sub) => Some(sub),
+            Security::None | Security::VncAuth => None,
+        }
+    }
+
+    fn handle_vencrypt_version(&mut self) -> Result<(), Error> {
+        let (major, minor) = (self.unit[0], self.unit[1]);
+        let sub = self.vencrypt_subtype();
+        match sub {
+            Some(sub) if [major, minor] == VENCRYPT_VERSION => {
+                // Version accepted, one subtype offered.
+                self.put(&[0, 1]);
+                self.put_u32(sub.code());
+                self.state = State::VencryptSubtype;
+                Ok(())
+            }
+            _ => {
+                self.put(&[1]);
+                Err(Error::VencryptVersion { major, minor })
+            }
+        }
+    }
+
+    fn handle_vencrypt_subtype(&mut self) -> Result<(), Error> {
+        let chosen = u32::from_be_bytes(be4(&self.unit));
+        match self.vencrypt_subtype() {
+            Some(sub) if sub.code() == chosen => {
+                self.put(&[1]);
+                self.events.push_back(Event::StartTls);
+                self.state = State::AwaitTls;
+                Ok(())
+            }
+            sub => {
+                self.put(&[0]);
+                Err(Error::VencryptSubtypeMismatch {
+                    offered: sub.map_or(0, VencryptSubtype::code),
+                    chosen,
+                })
+            }
+        }
+    }
+
+    /// Plain: the two lengths, checked before anything is reserved.
+    fn handle_plain_header(&mut self) -> Result<(), Error> {
+        let ulen = u32::from_be_bytes(be4(&self.unit[0..4]));
+        let plen = u32::from_be_bytes(be4(&self.unit[4..8]));
+        if ulen > MAX_PLAIN_USERNAME {
+            self.security_failure(REASON_BAD_CREDENTIALS);
+            return Err(Error::PlainUsernameTooLong(ulen));
+        }
+        if plen > MAX_PLAIN_PASSWORD {
+            self.security_failure(REASON_BAD_CREDENTIALS);
+            return Err(Error::PlainPasswordTooLong(plen));
+        }
+        let (ulen, plen) = (to_usize(ulen), to_usize(plen));
+        self.plain = Some(PlainCreds {
+            ulen,
+            plen,
+            username: Vec::with_capacity(ulen),
+            password: Zeroizing::new(Vec::with_capacity(plen)),
+        });
+        self.state = State::PlainCredentials;
+        Ok(())
+    }
+
+    /// Plain: takes user name and password bytes from `input`. Returns true
+    /// once both are complete and [`Event::PlainAuth`] is queued.
+    fn collect_plain(&mut self, input: &mut &[u8]) -> Result<bool, Error> {
+        let Some(c) = self.plain.as_mut() else {
+            // Not reachable: the state is entered together with `plain`.
+            return Err(Error::Closed);
+        };
+        if c.username.len() < c.ulen {
+            let take = (c.ulen - c.username.len()).min(input.len());
+            c.username.extend_from_slice(&input[..take]);
+            *input = &input[take..];
+            if c.username.len() < c.ulen {
+                return Ok(false);
+            }
+            if std::str::from_utf8(&c.username).is_err() {
+                self.security_failure(REASON_BAD_CREDENTIALS);
+                return Err(Error::PlainUsernameNotUtf8);
+            }
+        }
+        let take = (c.plen - c.password.len()).min(input.len());
+        c.password.extend_from_slice(&input[..take]);
+        *input = &input[take..];
+        if c.password.len() < c.plen {
+            return Ok(false);
+        }
+        let Some(mut c) = self.plain.take() else {
+            return Err(Error::Closed);
+        };
+        let Ok(username) = String::from_utf8(std::mem::take(&mut c.username)) else {
+            // Checked above unless the name is empty, which is valid UTF-8.
+            self.security_failure(REASON_BAD_CREDENTIALS);
+            return Err(Error::PlainUsernameNotUtf8);
+        };
+        let password = Zeroizing::new(std::mem::take(&mut *c.password));
+        self.events
+            .push_back(Event::PlainAuth { username, password });
+        self.state = State::AwaitAuthResult;
+        Ok(true)
     }
 
     fn handle_message(&mut self) -> Result<(), Error> {
@@ -708,6 +1109,7 @@ impl ServerSession {
         self.unit.clear();
         self.backlog = Vec::new();
         self.stream = Stream::None;
+        self.plain = None;
     }
 
     // ---- output helpers ----

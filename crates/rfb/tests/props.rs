@@ -5,10 +5,82 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use rfb::{Framebuffer, MAX_BUFFERED_INPUT, Phase, PixelFormat, Rect, Security, ServerSession};
+use rfb::{
+    Framebuffer, MAX_BUFFERED_INPUT, Phase, PixelFormat, Rect, Security, ServerSession,
+    VencryptSubtype,
+};
 
 fn security() -> impl Strategy<Value = Security> {
     prop_oneof![Just(Security::None), Just(Security::VncAuth)]
+}
+
+fn subtype() -> impl Strategy<Value = VencryptSubtype> {
+    prop::sample::select(VencryptSubtype::ALL.to_vec())
+}
+
+/// Every security type, VeNCrypt subtypes included.
+fn any_security() -> impl Strategy<Value = Security> {
+    prop_oneof![
+        1 => security(),
+        3 => subtype().prop_map(Security::VeNCrypt),
+    ]
+}
+
+/// How much of a good handshake comes before the arbitrary bytes.
+#[derive(Clone, Copy, Debug)]
+enum Prefix {
+    None,
+    /// Up to and including ClientInit.
+    Full(u8),
+    /// VeNCrypt: up to the subtype choice (TLS then comes up at once).
+    BeforeTls(u8),
+}
+
+fn prefix() -> impl Strategy<Value = Prefix> {
+    prop_oneof![
+        Just(Prefix::None),
+        prop_oneof![Just(3u8), Just(7), Just(8)].prop_map(Prefix::Full),
+        prop_oneof![Just(7u8), Just(8)].prop_map(Prefix::BeforeTls),
+    ]
+}
+
+/// A session after `prefix` (which may itself fail, e.g. VeNCrypt on 3.3).
+fn after_prefix(sec: Security, prefix: Prefix) -> ServerSession {
+    let mut s = ServerSession::new(cfg(sec));
+    let (minor, full) = match prefix {
+        Prefix::None => return s,
+        Prefix::Full(m) => (m, true),
+        Prefix::BeforeTls(m) => (m, false),
+    };
+    let (before, after) = client_handshake_parts(minor, sec, PASSWORD);
+    if s.feed(&before).is_ok() {
+        pump(&mut s);
+        if full && s.feed(&after).is_ok() {
+            pump(&mut s);
+        }
+    }
+    let _ = s.take_output();
+    s
+}
+
+fn to_usize(v: u32) -> usize {
+    usize::try_from(v).unwrap()
+}
+
+/// A VeNCrypt conversation: (subtype, cleartext part, part inside TLS).
+fn tls_conversation() -> impl Strategy<Value = (VencryptSubtype, Vec<u8>, Vec<u8>)> {
+    (
+        subtype(),
+        prop_oneof![Just(7u8), Just(8)],
+        any::<bool>(),
+        prop::collection::vec(message(), 0..8),
+    )
+        .prop_map(|(sub, minor, good_pw, msgs)| {
+            let pw: &[u8] = if good_pw { PASSWORD } else { b"bad" };
+            let (before, mut inside) = client_handshake_parts(minor, Security::VeNCrypt(sub), pw);
+            inside.extend(msgs.concat());
+            (sub, before, inside)
+        })
 }
 
 /// One client message: mostly valid ones, sometimes garbage.
@@ -127,6 +199,56 @@ proptest! {
         let mut s = ServerSession::new(cfg(sec));
         let got = drive(&mut s, bytes.chunks(1));
         prop_assert_eq!(got, expect);
+    }
+
+    #[test]
+    fn vencrypt_arbitrary_bytes_never_panic_and_stay_bounded(
+        sec in any_security(),
+        prefix in prefix(),
+        chunks in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..64), 0..16),
+    ) {
+        let mut s = after_prefix(sec, prefix);
+        let mut failed = s.phase() == Phase::Closed;
+        for c in &chunks {
+            let r = s.feed(c);
+            let events = pump(&mut s);
+            let _ = s.take_output();
+            prop_assert!(s.buffered_input_len() <= MAX_BUFFERED_INPUT);
+            for ev in &events {
+                if let rfb::Event::PlainAuth { username, password } = ev {
+                    prop_assert!(username.len() <= to_usize(rfb::MAX_PLAIN_USERNAME));
+                    prop_assert!(password.len() <= to_usize(rfb::MAX_PLAIN_PASSWORD));
+                }
+            }
+            if failed {
+                prop_assert!(r.is_err());
+            }
+            if r.is_err() {
+                failed = true;
+                prop_assert_eq!(s.phase(), Phase::Closed);
+                prop_assert_eq!(s.buffered_input_len(), 0);
+            }
+        }
+    }
+
+    #[test]
+    fn vencrypt_any_split_on_each_side_of_tls_gives_the_same_result(
+        (sub, before, inside) in tls_conversation(),
+        cuts_before in prop::collection::vec(any::<usize>(), 0..4),
+        cuts_inside in prop::collection::vec(any::<usize>(), 0..8),
+    ) {
+        let sec = Security::VeNCrypt(sub);
+        let mut whole = ServerSession::new(cfg(sec));
+        let expect = drive(&mut whole, [&before[..], &inside[..]]);
+        let mut s = ServerSession::new(cfg(sec));
+        let chunks: Vec<&[u8]> = split(&before, &cuts_before)
+            .into_iter()
+            .chain(split(&inside, &cuts_inside))
+            .collect();
+        let got = drive(&mut s, chunks);
+        prop_assert_eq!(&got, &expect);
+        prop_assert_eq!(s.phase(), whole.phase());
+        prop_assert_eq!(s.encodings(), whole.encodings());
     }
 
     #[test]

@@ -6,12 +6,13 @@ use std::marker::PhantomData;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
+use chan::Channel;
 use display::Rect;
 use evloop::{Handler, HandlerKey, Ops, Readiness};
-use rfb::{Event, Phase, Security, ServerConfig, ServerSession};
+use rfb::{Event, Phase, ServerConfig, ServerSession};
 
 use crate::VncHost;
-use crate::server::{AuthMode, ClientState, SharePolicy, VncEventKind, VncServer};
+use crate::server::{ClientState, SharePolicy, VncEventKind, VncServer};
 use crate::stream::Stream;
 
 /// Notification tag: the display changed, send an update if one was requested.
@@ -35,7 +36,13 @@ const THROTTLE_MIN: usize = 1 << 20;
 const THROTTLE_LIMIT_SCALE: usize = 5;
 
 pub(crate) struct ClientHandler<S> {
-    stream: Stream,
+    /// The socket, plain or (after VeNCrypt's StartTls) TLS. `None` only while switching.
+    chan: Option<Channel<Stream>>,
+    /// TLS credentials for this session (fixed at connect time, as QEMU's sessions keep a
+    /// reference to the credentials they started with), and the tls-authz object id.
+    tls: Option<crate::server::TlsSetup>,
+    /// The TLS handshake is running.
+    handshaking: bool,
     session: ServerSession,
     challenge: [u8; 16],
     key: Rc<Cell<Option<HandlerKey>>>,
@@ -58,10 +65,15 @@ impl<S: VncHost> ClientHandler<S> {
     ) -> Result<Self, crypto::Error> {
         let mut challenge = [0u8; 16];
         crypto::random_bytes(&mut challenge)?;
-        let security = match vnc.config.auth {
-            _ if skipauth => Security::None,
-            AuthMode::None => Security::None,
-            AuthMode::Vnc => Security::VncAuth,
+        let security = if skipauth {
+            rfb::Security::None
+        } else {
+            vnc.security()
+        };
+        let tls = if skipauth {
+            None
+        } else {
+            vnc.config.tls.clone()
         };
         let session = ServerSession::new(ServerConfig {
             security,
@@ -69,7 +81,9 @@ impl<S: VncHost> ClientHandler<S> {
             name: vnc.config.desktop_name.clone(),
         });
         Ok(Self {
-            stream,
+            chan: Some(Channel::Plain(stream)),
+            tls,
+            handshaking: false,
             session,
             challenge,
             key,
@@ -117,10 +131,14 @@ impl<S: VncHost> ClientHandler<S> {
         }
     }
 
-    /// Writes as much of the queue as the socket takes.
+    /// Writes as much of the queue as the socket takes; starts TLS once VeNCrypt's accept
+    /// byte is out.
     fn flush(&mut self, ops: &mut Ops<'_, S>) {
+        let Some(chan) = self.chan.as_mut() else {
+            return;
+        };
         while self.out_pos < self.out.len() {
-            match self.stream.write(&self.out[self.out_pos..]) {
+            match chan.write(&self.out[self.out_pos..]) {
                 Ok(0) => {
                     self.close(ops, "write returned 0");
                     return;
@@ -134,17 +152,103 @@ impl<S: VncHost> ClientHandler<S> {
                 }
             }
         }
+        if chan.has_pending_write() {
+            match chan.flush() {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => {
+                    self.close(ops, &format!("write: {e}"));
+                    return;
+                }
+            }
+        }
+        let drained = !chan.has_pending_write();
         if self.out_pos == self.out.len() {
             self.out.clear();
             self.out_pos = 0;
             // Protocol failure or rejected auth: close once the reason is out.
-            if self.session.phase() == Phase::Closed {
+            if self.session.phase() == Phase::Closed && drained {
                 self.close(ops, "session over");
+            } else if self.session.awaiting_tls() && !self.handshaking && drained {
+                self.begin_tls(ops);
             }
         } else if self.out_pos > THROTTLE_MIN {
             self.out.drain(..self.out_pos);
             self.out_pos = 0;
         }
+    }
+
+    /// VeNCrypt accepted a subtype and its accept byte is out: wrap the socket in TLS.
+    fn begin_tls(&mut self, ops: &mut Ops<'_, S>) {
+        let ssl = match self.tls.as_ref().map(|t| t.creds.new_session()) {
+            Some(Ok(ssl)) => ssl,
+            Some(Err(e)) => {
+                log::warn!("VNC: cannot start a TLS session: {e}");
+                self.close(ops, "TLS setup failed");
+                return;
+            }
+            None => {
+                self.close(ops, "VeNCrypt without TLS credentials");
+                return;
+            }
+        };
+        let Some(Channel::Plain(stream)) = self.chan.take() else {
+            self.close(ops, "TLS requested twice");
+            return;
+        };
+        match chan::tls::TlsStream::accept(ssl, stream) {
+            Ok(t) => {
+                self.chan = Some(Channel::Tls(Box::new(t)));
+                self.handshaking = true;
+            }
+            Err(e) => self.close(ops, &format!("TLS: {e}")),
+        }
+    }
+
+    /// Drives the TLS handshake; once done, checks the peer (verify-peer, tls-authz) and
+    /// resumes the RFB session inside TLS.
+    fn drive_handshake(&mut self, state: &mut S, ops: &mut Ops<'_, S>) {
+        let Some(Channel::Tls(t)) = self.chan.as_mut() else {
+            return;
+        };
+        match t.handshake() {
+            Ok(chan::tls::Handshake::Done) => {}
+            Ok(_) => return,
+            Err(e) => {
+                log::info!("VNC client {:?}: TLS handshake failed: {e}", self.me());
+                self.close(ops, "TLS handshake failed");
+                return;
+            }
+        }
+        self.handshaking = false;
+        let Some(tls) = self.tls.clone() else { return };
+        let dname = match crypto::tls::verify_peer_after_handshake(t.ssl(), &tls.creds) {
+            Ok(dn) => dn,
+            Err(e) => {
+                log::info!(
+                    "VNC client {:?}: client certificate refused: {e}",
+                    self.me()
+                );
+                self.close(ops, "client certificate refused");
+                return;
+            }
+        };
+        if let Some(authz) = &tls.authz {
+            let identity = dname.clone().unwrap_or_default();
+            if !state.authorize(authz, &identity) {
+                log::info!(
+                    "VNC client {:?}: tls-authz '{authz}' denies '{identity}'",
+                    self.me()
+                );
+                self.close(ops, "denied by tls-authz");
+                return;
+            }
+        }
+        if let Some(e) = self.me().and_then(|k| state.vnc().entry_mut(k)) {
+            e.info.x509_dname = dname;
+        }
+        self.session.tls_established();
+        self.take_output(state, ops);
     }
 
     fn read_input(&mut self, state: &mut S, ops: &mut Ops<'_, S>) {
@@ -157,7 +261,16 @@ impl<S: VncHost> ClientHandler<S> {
                 }
                 break;
             }
-            match self.stream.read(&mut buf) {
+            if self.handshaking {
+                self.drive_handshake(state, ops);
+                if self.handshaking || self.closing {
+                    break;
+                }
+            }
+            let Some(chan) = self.chan.as_mut() else {
+                break;
+            };
+            match chan.read(&mut buf) {
                 Ok(0) => {
                     self.close(ops, "end of stream");
                     return;
@@ -174,7 +287,12 @@ impl<S: VncHost> ClientHandler<S> {
                         return;
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // OpenSSL may hold decrypted bytes with no new edge coming for them.
+                    if !self.chan.as_ref().is_some_and(Channel::pending_plaintext) {
+                        break;
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     self.close(ops, &format!("read: {e}"));
@@ -208,6 +326,10 @@ impl<S: VncHost> ClientHandler<S> {
                     self.session.auth_result(verdict);
                 }
                 Event::ClientInit { shared } => self.client_init(shared, state, ops),
+                // The accept byte goes out in the clear first; flush() then starts TLS.
+                Event::StartTls => {}
+                // No Plain subtype is offered yet (it needs a user store on the display).
+                Event::PlainAuth { .. } => self.session.auth_result(Err("Authentication failed")),
                 Event::SetPixelFormat(_) => {
                     // Everything must be resent in the new format.
                     if let Some(e) = self.me().and_then(|k| state.vnc().entry_mut(k)) {
@@ -381,6 +503,17 @@ fn throttle_level<S: VncHost>(state: &mut S) -> usize {
 
 impl<S: VncHost> Handler<S> for ClientHandler<S> {
     fn ready(&mut self, state: &mut S, ev: Readiness, ops: &mut Ops<'_, S>) {
+        if self.handshaking {
+            self.drive_handshake(state, ops);
+            if self.closing {
+                return;
+            }
+            if !self.handshaking {
+                // Handshake done: the client may have sent RFB bytes already.
+                self.read_input(state, ops);
+                return;
+            }
+        }
         if ev.writable {
             self.take_output(state, ops);
             self.flush(ops);
@@ -414,7 +547,7 @@ impl<S: VncHost> Handler<S> for ClientHandler<S> {
     }
 
     fn source(&mut self) -> Option<&mut dyn mio::event::Source> {
-        Some(&mut self.stream)
+        self.chan.as_mut().map(|c| c as &mut dyn mio::event::Source)
     }
 
     fn removed(&mut self, state: &mut S) {

@@ -21,8 +21,8 @@ mod stream;
 pub use client::{NOTIFY_UPDATE, PREAUTH_TIMEOUT};
 pub use listener::{ClientSocket, ListenerHandler, add_socket_client, bind_unix, parse_target};
 pub use server::{
-    AuthMode, ClientState, Expiry, Listen, SharePolicy, VncConfig, VncEvent, VncEventKind,
-    VncServer,
+    AuthMode, ClientState, Expiry, Listen, SharePolicy, TlsSetup, VncConfig, VncEvent,
+    VncEventKind, VncServer,
 };
 
 use display::Surface;
@@ -81,4 +81,7 @@ pub trait VncHost: 'static {
     fn input(&mut self, ev: input::InputEvent);
     /// A connection event (QMP's VNC_CONNECTED / VNC_INITIALIZED / VNC_DISCONNECTED).
     fn vnc_event(&mut self, _ev: VncEvent) {}
+    /// Asks the authz object `authz_id` about `identity` (a client certificate's DN).
+    /// A missing object denies, as in QEMU.
+    fn authorize(&mut self, authz_id: &str, identity: &str) -> bool;
 }

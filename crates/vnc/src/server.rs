@@ -54,6 +54,26 @@ pub enum SharePolicy {
     Ignore,
 }
 
+/// TLS on the VNC port (VeNCrypt): the credentials object and an optional authz object.
+#[derive(Clone)]
+pub struct TlsSetup {
+    /// The `tls-creds` object's id.
+    pub creds_id: String,
+    /// The loaded credentials (sessions keep the ones they started with).
+    pub creds: crypto::tls::ServerCreds,
+    /// The `tls-authz` object's id, checked against the client certificate's DN.
+    pub authz: Option<String>,
+}
+
+impl std::fmt::Debug for TlsSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsSetup")
+            .field("creds_id", &self.creds_id)
+            .field("authz", &self.authz)
+            .finish()
+    }
+}
+
 /// The display's configuration, from `-vnc`.
 #[derive(Clone, Debug)]
 pub struct VncConfig {
@@ -69,6 +89,8 @@ pub struct VncConfig {
     pub connections: usize,
     /// Desktop name sent in ServerInit.
     pub desktop_name: String,
+    /// VeNCrypt TLS, when `tls-creds=` is given.
+    pub tls: Option<TlsSetup>,
 }
 
 /// When the password expires.
@@ -308,17 +330,55 @@ impl VncServer {
         })
     }
 
-    fn legacy_auth(&self) -> &'static str {
-        match self.config.auth {
-            AuthMode::None => "none",
-            AuthMode::Vnc => "vnc",
+    /// The RFB security type new clients are offered.
+    pub(crate) fn security(&self) -> rfb::Security {
+        use rfb::VencryptSubtype as V;
+        let Some(tls) = &self.config.tls else {
+            return match self.config.auth {
+                AuthMode::None => rfb::Security::None,
+                AuthMode::Vnc => rfb::Security::VncAuth,
+            };
+        };
+        let x509 = tls.creds.kind() == crypto::tls::CredsKind::X509;
+        rfb::Security::VeNCrypt(match (x509, self.config.auth) {
+            (true, AuthMode::None) => V::X509None,
+            (true, AuthMode::Vnc) => V::X509Vnc,
+            (false, AuthMode::None) => V::TlsNone,
+            (false, AuthMode::Vnc) => V::TlsVnc,
+        })
+    }
+
+    /// The TLS setup, if any.
+    pub fn tls(&self) -> Option<&TlsSetup> {
+        self.config.tls.as_ref()
+    }
+
+    /// Attaches other TLS credentials (`display-update tls-creds=`); sessions already up keep
+    /// theirs.
+    pub fn set_tls(&mut self, tls: Option<TlsSetup>) {
+        self.config.tls = tls;
+    }
+
+    fn legacy_auth(&self) -> String {
+        match self.security() {
+            rfb::Security::None => "none".into(),
+            rfb::Security::VncAuth => "vnc".into(),
+            rfb::Security::VeNCrypt(v) => format!("vencrypt+{}", v.qapi_name().replace('-', "+")),
         }
     }
 
     fn primary_auth(&self) -> VncPrimaryAuth {
-        match self.config.auth {
-            AuthMode::None => VncPrimaryAuth::None,
-            AuthMode::Vnc => VncPrimaryAuth::Vnc,
+        match self.security() {
+            rfb::Security::None => VncPrimaryAuth::None,
+            rfb::Security::VncAuth => VncPrimaryAuth::Vnc,
+            rfb::Security::VeNCrypt(_) => VncPrimaryAuth::Vencrypt,
+        }
+    }
+
+    fn vencrypt_sub(&self) -> Option<qapi::VncVencryptSubAuth> {
+        match self.security() {
+            rfb::Security::VeNCrypt(v) => qapi::VncVencryptSubAuth::from_name(v.qapi_name()),
+            _ => None,
         }
     }
 
@@ -337,7 +397,7 @@ impl VncServer {
             service: base.service,
             family: base.family,
             websocket: base.websocket,
-            auth: Some(self.legacy_auth().to_owned()),
+            auth: Some(self.legacy_auth()),
         }
     }
 
@@ -349,7 +409,7 @@ impl VncServer {
             host: first.map(|i| i.host.clone()),
             family: first.map(|i| i.family),
             service: first.map(|i| i.service.clone()),
-            auth: Some(self.legacy_auth().to_owned()),
+            auth: Some(self.legacy_auth()),
             clients: Some(self.clients.iter().map(|c| c.info.clone()).collect()),
         }
     }
@@ -367,12 +427,12 @@ impl VncServer {
                     family: l.info.family,
                     websocket: l.info.websocket,
                     auth: self.primary_auth(),
-                    vencrypt: None,
+                    vencrypt: self.vencrypt_sub(),
                 })
                 .collect(),
             clients: self.clients.iter().map(|c| c.info.clone()).collect(),
             auth: self.primary_auth(),
-            vencrypt: None,
+            vencrypt: self.vencrypt_sub(),
             display: None,
         }
     }
@@ -403,6 +463,7 @@ mod tests {
                 share: SharePolicy::AllowExclusive,
                 connections: 32,
                 desktop_name: "Porthole".into(),
+                tls: None,
             },
             (720, 400),
         )

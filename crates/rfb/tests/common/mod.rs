@@ -1,9 +1,10 @@
 //! Helpers shared by the rfb integration tests.
 #![allow(dead_code)]
 
-use rfb::{Event, Phase, Security, ServerConfig, ServerSession};
+use rfb::{Event, InnerAuth, Phase, Security, ServerConfig, ServerSession, VencryptSubtype};
 
 pub const PASSWORD: &[u8] = b"secret";
+pub const USERNAME: &str = "alice";
 pub const CHALLENGE: [u8; 16] = [
     0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76, 0x87, 0x98, 0xa9, 0xba, 0xcb, 0xdc, 0xed, 0xfe, 0x0f,
 ];
@@ -27,16 +28,56 @@ pub fn u32be(v: u32) -> Vec<u8> {
     v.to_be_bytes().to_vec()
 }
 
-/// The bytes a well-behaved client sends up to and including ClientInit.
+/// The bytes a well-behaved client sends up to and including ClientInit, for
+/// the security types without TLS.
 pub fn client_handshake(minor: u8, security: Security, password: &[u8]) -> Vec<u8> {
+    let (before, after) = client_handshake_parts(minor, security, password);
+    assert!(after.is_empty(), "{security:?} needs the TLS pause");
+    before
+}
+
+/// The bytes a well-behaved client sends up to and including ClientInit, cut
+/// where VeNCrypt starts TLS: (cleartext part, part sent inside TLS). The
+/// second part is empty for the security types without TLS.
+pub fn client_handshake_parts(
+    minor: u8,
+    security: Security,
+    password: &[u8],
+) -> (Vec<u8>, Vec<u8>) {
     let mut v = version(minor);
     if minor >= 7 {
         v.push(security.code());
     }
-    if security == Security::VncAuth {
-        v.extend_from_slice(&crypto::vnc_auth_response(password, &CHALLENGE));
+    match security {
+        Security::None => {}
+        Security::VncAuth => v.extend_from_slice(&crypto::vnc_auth_response(password, &CHALLENGE)),
+        Security::VeNCrypt(sub) => {
+            v.extend_from_slice(&[0, 2]);
+            v.extend(u32be(sub.code()));
+            let mut inner = after_tls(sub, password);
+            inner.push(1); // shared
+            return (v, inner);
+        }
     }
     v.push(1); // shared
+    (v, Vec::new())
+}
+
+/// What a VeNCrypt client sends inside TLS before ClientInit.
+pub fn after_tls(sub: VencryptSubtype, password: &[u8]) -> Vec<u8> {
+    match sub.inner_auth() {
+        InnerAuth::None => Vec::new(),
+        InnerAuth::Vnc => crypto::vnc_auth_response(password, &CHALLENGE).to_vec(),
+        InnerAuth::Plain => plain_creds(USERNAME.as_bytes(), password),
+    }
+}
+
+/// A VeNCrypt Plain credentials message.
+pub fn plain_creds(user: &[u8], password: &[u8]) -> Vec<u8> {
+    let mut v = u32be(u32::try_from(user.len()).unwrap());
+    v.extend(u32be(u32::try_from(password.len()).unwrap()));
+    v.extend_from_slice(user);
+    v.extend_from_slice(password);
     v
 }
 
@@ -51,8 +92,9 @@ pub fn server_init_bytes() -> Vec<u8> {
     v
 }
 
-/// Drains events, answering the two questions the session asks the way the vnc
-/// crate would (checking the password with `crypto`). Returns the events.
+/// Drains events, answering the questions the session asks the way the vnc
+/// crate would (checking the password with `crypto`, pretending TLS came up at
+/// once). Returns the events.
 pub fn pump(s: &mut ServerSession) -> Vec<Event> {
     let mut out = Vec::new();
     while let Some(ev) = s.next_event() {
@@ -64,6 +106,14 @@ pub fn pump(s: &mut ServerSession) -> Vec<Event> {
                     s.auth_result(Err("Authentication failed"));
                 }
             }
+            Event::PlainAuth { username, password } => {
+                if username == USERNAME && password.as_slice() == PASSWORD {
+                    s.auth_result(Ok(()));
+                } else {
+                    s.auth_result(Err("Authentication failed"));
+                }
+            }
+            Event::StartTls => s.tls_established(),
             Event::ClientInit { .. } => s.server_init(WIDTH, HEIGHT),
             _ => {}
         }
@@ -100,8 +150,10 @@ pub fn drive<'a>(
 /// A session in the Normal phase with its handshake output discarded.
 pub fn normal_session(security: Security, minor: u8) -> ServerSession {
     let mut s = ServerSession::new(cfg(security));
-    let hs = client_handshake(minor, security, PASSWORD);
-    s.feed(&hs).unwrap();
+    let (before, after) = client_handshake_parts(minor, security, PASSWORD);
+    s.feed(&before).unwrap();
+    pump(&mut s);
+    s.feed(&after).unwrap();
     pump(&mut s);
     assert_eq!(s.phase(), Phase::Normal);
     let _ = s.take_output();
