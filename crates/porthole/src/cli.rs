@@ -20,6 +20,9 @@ pub const OPTIONS: &[OptionDef] = &[
                password is set with 'change vnc password'),\n\
                password-secret=ID (password from a secret object),\n\
                share=allow-exclusive|force-shared|ignore,\n\
+               tls-creds=ID (VeNCrypt TLS with a tls-creds-x509/anon object),\n\
+               tls-authz=ID (authz object checked against the client certificate\n\
+               DN; needs x509 credentials with verify-peer=on),\n\
                connections=N (default 32), id=NAME",
     },
     OptionDef {
@@ -73,9 +76,15 @@ pub const OPTIONS: &[OptionDef] = &[
     },
     OptionDef {
         name: "object",
-        arg: Some("secret,id=ID,data=S|file=F[,format=raw|base64]"),
-        help: "create an object; type 'secret' holds a password for\n\
-               -vnc password-secret=ID (a file should be mode 0600)",
+        arg: Some("TYPE,id=ID[,prop=value...] or JSON"),
+        help: "create an object, as QMP object-add (JSON form: '{\"qom-type\": ...}'):\n\
+               secret,id=ID,data=S|file=F[,format=raw|base64][,keyid=ID,iv=IV]\n\
+               tls-creds-x509,id=ID,dir=DIR,endpoint=server[,verify-peer=on|off]\n\
+               [,sanity-check=on|off][,passwordid=ID]\n\
+               tls-creds-anon,id=ID,endpoint=server[,dir=DIR]\n\
+               authz-simple,id=ID,identity=DN   (write ',' in a DN as ',,')\n\
+               authz-listfile,id=ID,filename=FILE[,refresh=on|off]\n\
+               authz-list: JSON form only (rules are a list)",
     },
     OptionDef {
         name: "guest",
