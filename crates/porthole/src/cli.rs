@@ -23,6 +23,8 @@ pub const OPTIONS: &[OptionDef] = &[
                tls-creds=ID (VeNCrypt TLS with a tls-creds-x509/anon object),\n\
                tls-authz=ID (authz object checked against the client certificate\n\
                DN; needs x509 credentials with verify-peer=on),\n\
+               websocket=on|PORT|HOST:PORT|unix:PATH (RFB over WebSocket for noVNC;\n\
+               wss with tls-creds), websocket-origin=ORIGIN (allowlist, repeatable),\n\
                connections=N (default 32), id=NAME",
     },
     OptionDef {
@@ -169,6 +171,16 @@ const VNC_SPEC: OptsSpec = OptsSpec {
             help: "authz object checked against the client certificate's DN",
         },
         Key {
+            name: "websocket",
+            kind: Kind::Str,
+            help: "WebSocket listener: on (port 5700+d), PORT, HOST:PORT or unix:PATH",
+        },
+        Key {
+            name: "websocket-origin",
+            kind: Kind::Str,
+            help: "allowed Origin of WebSocket clients (repeatable; default any)",
+        },
+        Key {
             name: "connections",
             kind: Kind::Number,
             help: "maximum number of clients",
@@ -179,7 +191,7 @@ const VNC_SPEC: OptsSpec = OptsSpec {
             help: "display id",
         },
     ],
-    repeatable: &[],
+    repeatable: &["websocket-origin"],
 };
 
 const MON_SPEC: OptsSpec = OptsSpec {
@@ -248,6 +260,10 @@ pub struct VncSpec {
     pub tls_creds: Option<String>,
     /// `tls-authz=`: an authz object id checked against the client certificate's DN.
     pub tls_authz: Option<String>,
+    /// `websocket=`.
+    pub websocket: Option<vnc::WsListen>,
+    /// `websocket-origin=` allowlist.
+    pub websocket_origins: Option<Vec<String>>,
     /// Share policy.
     pub share: SharePolicy,
     /// Client limit.
@@ -491,6 +507,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Action> {
             password_secret: None,
             tls_creds: None,
             tls_authz: None,
+            websocket: None,
+            websocket_origins: None,
             share: SharePolicy::AllowExclusive,
             connections: 32,
         }),
@@ -542,6 +560,10 @@ fn vnc_spec(o: &Opts) -> Result<VncSpec> {
         .get("vnc")
         .ok_or_else(|| anyhow!("a display address is required, e.g. 127.0.0.1:1"))?;
     let listen = vnc::parse_target(target, to, o.get_bool("ipv4"), o.get_bool("ipv6"))?;
+    let websocket = match o.get("websocket") {
+        None => None,
+        Some(w) => Some(websocket_listen(w, &listen)?),
+    };
     let password = o.get_bool("password").unwrap_or(false);
     let password_secret = o.get("password-secret").map(str::to_owned);
     if password && password_secret.is_some() {
@@ -572,9 +594,65 @@ fn vnc_spec(o: &Opts) -> Result<VncSpec> {
         password_secret,
         tls_creds: o.get("tls-creds").map(str::to_owned),
         tls_authz: o.get("tls-authz").map(str::to_owned),
+        websocket,
+        websocket_origins: {
+            let v: Vec<String> = o
+                .get_all("websocket-origin")
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
+            if v.is_empty() { None } else { Some(v) }
+        },
         share,
         connections,
     })
+}
+
+/// QEMU's `websocket=`: `on` (port 5700+d on the display's host), `PORT` (on that host),
+/// `HOST:PORT`, or `unix:PATH`.
+fn websocket_listen(w: &str, listen: &Listen) -> Result<vnc::WsListen> {
+    if let Some(path) = w.strip_prefix("unix:") {
+        return Ok(vnc::WsListen::Unix(PathBuf::from(path)));
+    }
+    let display_host = match listen {
+        Listen::Tcp { host, .. } => Some(host.clone()),
+        _ => None,
+    };
+    let port_of = |p: &str| {
+        p.parse::<u16>()
+            .map_err(|_| anyhow!("Parameter 'websocket' expects on, PORT, HOST:PORT or unix:PATH"))
+    };
+    match w {
+        "on" | "true" | "yes" => match listen {
+            Listen::Tcp { host, display, .. } => Ok(vnc::WsListen::Tcp {
+                host: host.clone(),
+                port: 5700u16
+                    .checked_add(*display)
+                    .ok_or_else(|| anyhow!("websocket port out of range"))?,
+            }),
+            _ => bail!("websocket=on needs a TCP VNC display (give websocket=HOST:PORT)"),
+        },
+        w if !w.contains(':') => Ok(vnc::WsListen::Tcp {
+            host: display_host.ok_or_else(|| {
+                anyhow!("websocket=PORT needs a TCP VNC display (give HOST:PORT)")
+            })?,
+            port: port_of(w)?,
+        }),
+        w => {
+            let (h, p) = match w.strip_prefix('[') {
+                Some(r) => r
+                    .split_once("]:")
+                    .ok_or_else(|| anyhow!("'{w}': expected [HOST]:PORT"))?,
+                None => w
+                    .rsplit_once(':')
+                    .ok_or_else(|| anyhow!("'{w}': expected HOST:PORT"))?,
+            };
+            Ok(vnc::WsListen::Tcp {
+                host: h.to_owned(),
+                port: port_of(p)?,
+            })
+        }
+    }
 }
 
 /// Members whose keyval string values are booleans (QEMU's keyval visitor converts them).

@@ -104,6 +104,8 @@ fn run(args: impl Iterator<Item = String>) -> Result<ExitCode> {
                 connections: s.connections,
                 desktop_name,
                 tls,
+                websocket: s.websocket,
+                websocket_origins: s.websocket_origins,
             };
             (VncServer::new(config, (0, 0)), s.password_secret)
         }
@@ -116,6 +118,8 @@ fn run(args: impl Iterator<Item = String>) -> Result<ExitCode> {
                 connections: 32,
                 desktop_name,
                 tls: None,
+                websocket: None,
+                websocket_origins: None,
             };
             (VncServer::new(config, (0, 0)), None)
         }

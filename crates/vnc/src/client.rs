@@ -43,6 +43,11 @@ pub(crate) struct ClientHandler<S> {
     tls: Option<crate::server::TlsSetup>,
     /// The TLS handshake is running.
     handshaking: bool,
+    /// TLS is the outer layer of a wss client (not VeNCrypt's: the RFB session does not
+    /// wait for it).
+    outer_tls: bool,
+    /// The WebSocket layer of clients that came in on the `websocket=` listener.
+    ws: Option<chan::ws::WsServer>,
     session: ServerSession,
     challenge: [u8; 16],
     key: Rc<Cell<Option<HandlerKey>>>,
@@ -62,11 +67,14 @@ impl<S: VncHost> ClientHandler<S> {
         vnc: &VncServer,
         key: Rc<Cell<Option<HandlerKey>>>,
         skipauth: bool,
-    ) -> Result<Self, crypto::Error> {
+        websocket: bool,
+    ) -> Result<Self, crate::Error> {
         let mut challenge = [0u8; 16];
-        crypto::random_bytes(&mut challenge)?;
+        crypto::random_bytes(&mut challenge).map_err(crate::Error::Random)?;
         let security = if skipauth {
             rfb::Security::None
+        } else if websocket {
+            vnc.ws_security()
         } else {
             vnc.security()
         };
@@ -80,10 +88,27 @@ impl<S: VncHost> ClientHandler<S> {
             challenge,
             name: vnc.config.desktop_name.clone(),
         });
+        let ws = websocket.then(|| {
+            chan::ws::WsServer::new(chan::ws::WsConfig {
+                allowed_origins: vnc.config.websocket_origins.clone(),
+                require_binary_protocol: true,
+            })
+        });
+        // wss: with TLS credentials the WebSocket listener speaks TLS from the first byte.
+        let (chan, handshaking) = match (&ws, &tls) {
+            (Some(_), Some(t)) => {
+                let ssl = t.creds.new_session().map_err(crate::Error::TlsSession)?;
+                let t = chan::tls::TlsStream::accept(ssl, stream).map_err(crate::Error::Channel)?;
+                (Channel::Tls(Box::new(t)), true)
+            }
+            _ => (Channel::Plain(stream), false),
+        };
         Ok(Self {
-            chan: Some(Channel::Plain(stream)),
+            chan: Some(chan),
+            outer_tls: ws.is_some() && handshaking,
+            ws,
             tls,
-            handshaking: false,
+            handshaking,
             session,
             challenge,
             key,
@@ -116,7 +141,16 @@ impl<S: VncHost> ClientHandler<S> {
 
     /// Moves the session's output into the queue; enforces the hard cap.
     fn take_output(&mut self, state: &mut S, ops: &mut Ops<'_, S>) {
-        let o = self.session.take_output();
+        let session_out = self.session.take_output();
+        let o = match &mut self.ws {
+            Some(ws) => {
+                if !session_out.is_empty() {
+                    ws.send(&session_out);
+                }
+                ws.take_output()
+            }
+            None => session_out,
+        };
         if o.is_empty() {
             return;
         }
@@ -247,7 +281,9 @@ impl<S: VncHost> ClientHandler<S> {
         if let Some(e) = self.me().and_then(|k| state.vnc().entry_mut(k)) {
             e.info.x509_dname = dname;
         }
-        self.session.tls_established();
+        if !self.outer_tls {
+            self.session.tls_established();
+        }
         self.take_output(state, ops);
     }
 
@@ -277,7 +313,32 @@ impl<S: VncHost> ClientHandler<S> {
                 }
                 Ok(n) => {
                     budget = budget.saturating_sub(n);
-                    let fed = self.session.feed(&buf[..n]);
+                    let fed = match self.ws.as_mut() {
+                        None => self.session.feed(&buf[..n]),
+                        Some(ws) => {
+                            if let Err(e) = ws.feed(&buf[..n]) {
+                                // The refusal (HTTP status or close frame) is queued: send it.
+                                log::debug!("VNC WebSocket client {:?}: {e}", self.me());
+                                self.take_output(state, ops);
+                                self.flush(ops);
+                                self.close(ops, "WebSocket error");
+                                return;
+                            }
+                            let mut payload = Vec::new();
+                            ws.read_payload(&mut payload);
+                            let peer_closed = ws.close_reason().is_some();
+                            let fed = self.session.feed(&payload);
+                            if peer_closed {
+                                self.take_output(state, ops);
+                                self.flush(ops);
+                                self.close(ops, "WebSocket closed");
+                                return;
+                            }
+                            // Handshake reply and pongs.
+                            self.take_output(state, ops);
+                            fed
+                        }
+                    };
                     self.process_events(state, ops);
                     if let Err(e) = fed {
                         log::debug!("VNC client {:?}: protocol error: {e}", self.me());

@@ -22,7 +22,7 @@ pub use client::{NOTIFY_UPDATE, PREAUTH_TIMEOUT};
 pub use listener::{ClientSocket, ListenerHandler, add_socket_client, bind_unix, parse_target};
 pub use server::{
     AuthMode, ClientState, Expiry, Listen, SharePolicy, TlsSetup, VncConfig, VncEvent,
-    VncEventKind, VncServer,
+    VncEventKind, VncServer, WsListen,
 };
 
 use display::Surface;
@@ -66,6 +66,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// No randomness for the authentication challenge.
+    #[error("cannot draw a VNC challenge")]
+    Random(#[source] crypto::Error),
+    /// The TLS credentials could not make a session.
+    #[error("cannot start a TLS session")]
+    TlsSession(#[source] crypto::Error),
+    /// The channel layer refused the socket.
+    #[error("cannot set up the client channel")]
+    Channel(#[source] chan::Error),
     /// Registering a listener with the loop failed.
     #[error("cannot register the VNC listener")]
     Register(#[source] evloop::Error),

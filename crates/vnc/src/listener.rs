@@ -75,7 +75,7 @@ pub fn add_socket_client<S: VncHost>(
     } else {
         Some(0)
     };
-    add_client(state, ops, stream, info, listener, skipauth);
+    add_client(state, ops, stream, info, listener, skipauth, false);
 }
 
 /// Sets up one client: connection limit, handler, server entry, deadline, event.
@@ -86,6 +86,7 @@ fn add_client<S: VncHost>(
     info: VncBasicInfo,
     listener: Option<usize>,
     skipauth: bool,
+    websocket: bool,
 ) {
     stream.set_nodelay();
     let vnc = state.vnc();
@@ -103,13 +104,14 @@ fn add_client<S: VncHost>(
         ops.remove(*oldest);
     }
     let key_cell = Rc::new(Cell::new(None));
-    let handler = match ClientHandler::<S>::new(stream, vnc, Rc::clone(&key_cell), skipauth) {
-        Ok(h) => h,
-        Err(e) => {
-            log::warn!("VNC: cannot set up a client: {e}");
-            return;
-        }
-    };
+    let handler =
+        match ClientHandler::<S>::new(stream, vnc, Rc::clone(&key_cell), skipauth, websocket) {
+            Ok(h) => h,
+            Err(e) => {
+                log::warn!("VNC: cannot set up a client: {e}");
+                return;
+            }
+        };
     let key = ops.add(Box::new(handler), Interest::READABLE | Interest::WRITABLE);
     key_cell.set(Some(key));
     let client = VncClientInfo {
@@ -194,6 +196,8 @@ enum Listener {
 pub struct ListenerHandler<S> {
     listener: Listener,
     index: usize,
+    /// Clients speak RFB inside WebSocket frames.
+    websocket: bool,
     _state: PhantomData<fn(&mut S)>,
 }
 
@@ -256,6 +260,44 @@ impl<S: VncHost> ListenerHandler<S> {
                 }
             }
         }
+        match server.config.websocket.clone() {
+            None => {}
+            Some(crate::server::WsListen::Unix(path)) => {
+                let l = bind_unix(&path)?;
+                server.listeners.push(ListenerInfo {
+                    info: VncBasicInfo {
+                        host: path.display().to_string(),
+                        service: String::new(),
+                        family: NetworkAddressFamily::Unix,
+                        websocket: true,
+                    },
+                });
+                let mut h = Self::new(Listener::Unix(l, path), server.listeners.len() - 1);
+                h.websocket = true;
+                out.push(h);
+            }
+            Some(crate::server::WsListen::Tcp { host, port }) => {
+                let ips = resolve(&host, None, None)?;
+                for (ip, v6only) in ips {
+                    let addr = SocketAddr::new(ip, port);
+                    let l = bind_one(addr, v6only).map_err(|source| Error::Bind {
+                        addr: addr.to_string(),
+                        source,
+                    })?;
+                    if !addr.ip().is_loopback() && server.config.tls.is_none() {
+                        warnings.push(format!(
+                            "warning: VNC WebSocket listening on {addr} beyond loopback without TLS"
+                        ));
+                    }
+                    let mut info = basic_info(addr);
+                    info.websocket = true;
+                    server.listeners.push(ListenerInfo { info });
+                    let mut h = Self::new(Listener::Tcp(l), server.listeners.len() - 1);
+                    h.websocket = true;
+                    out.push(h);
+                }
+            }
+        }
         Ok((out, warnings))
     }
 
@@ -263,6 +305,7 @@ impl<S: VncHost> ListenerHandler<S> {
         Self {
             listener,
             index,
+            websocket: false,
             _state: PhantomData,
         }
     }
@@ -302,7 +345,17 @@ impl<S: VncHost> Handler<S> for ListenerHandler<S> {
                     break;
                 }
             };
-            add_client(state, ops, stream, info, Some(self.index), false);
+            let mut info = info;
+            info.websocket = self.websocket;
+            add_client(
+                state,
+                ops,
+                stream,
+                info,
+                Some(self.index),
+                false,
+                self.websocket,
+            );
         }
     }
 

@@ -54,6 +54,20 @@ pub enum SharePolicy {
     Ignore,
 }
 
+/// Where the WebSocket listener is (`websocket=`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WsListen {
+    /// TCP host and port.
+    Tcp {
+        /// Host (empty: every address).
+        host: String,
+        /// Port.
+        port: u16,
+    },
+    /// A UNIX socket path.
+    Unix(PathBuf),
+}
+
 /// TLS on the VNC port (VeNCrypt): the credentials object and an optional authz object.
 #[derive(Clone)]
 pub struct TlsSetup {
@@ -89,8 +103,12 @@ pub struct VncConfig {
     pub connections: usize,
     /// Desktop name sent in ServerInit.
     pub desktop_name: String,
-    /// VeNCrypt TLS, when `tls-creds=` is given.
+    /// VeNCrypt TLS, when `tls-creds=` is given (on the WebSocket listener: wss).
     pub tls: Option<TlsSetup>,
+    /// The WebSocket listener (`websocket=`).
+    pub websocket: Option<WsListen>,
+    /// `websocket-origin=` allowlist (Porthole extension); `None` accepts any origin.
+    pub websocket_origins: Option<Vec<String>>,
 }
 
 /// When the password expires.
@@ -330,6 +348,15 @@ impl VncServer {
         })
     }
 
+    /// The RFB security type offered to WebSocket clients: TLS, if any, is the outer wss, so
+    /// the inner auth uses the no-TLS mapping (as QEMU).
+    pub(crate) fn ws_security(&self) -> rfb::Security {
+        match self.config.auth {
+            AuthMode::None => rfb::Security::None,
+            AuthMode::Vnc => rfb::Security::VncAuth,
+        }
+    }
+
     /// The RFB security type new clients are offered.
     pub(crate) fn security(&self) -> rfb::Security {
         use rfb::VencryptSubtype as V;
@@ -464,6 +491,8 @@ mod tests {
                 connections: 32,
                 desktop_name: "Porthole".into(),
                 tls: None,
+                websocket: None,
+                websocket_origins: None,
             },
             (720, 400),
         )
