@@ -30,10 +30,10 @@ as_root() {
 # --- system packages -------------------------------------------------------------------
 # package:command-it-provides
 apt_wanted=(gvncviewer:gvnccapture tigervnc-viewer:vncviewer xvfb:Xvfb xauth:xauth tmux:tmux
-    qemu-system-x86:qemu-system-x86_64 openssl:openssl)
+    qemu-system-x86:qemu-system-x86_64 openssl:openssl chromium:chromium)
 # Packages that install no command: nss_wrapper gives gvnccapture a private ~/.pki in the
 # TLS tests (gtk-vnc finds its certificates through the password database, not $HOME).
-apt_libraries=(libnss-wrapper)
+apt_libraries=(libnss-wrapper novnc)
 apt_missing=()
 for entry in "${apt_wanted[@]}"; do
     pkg=${entry%%:*}
@@ -86,7 +86,7 @@ if [ "${#pip_missing[@]}" -gt 0 ]; then
     if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
 fi
 
-for cmd in gvnccapture vncviewer Xvfb vncdo qemu-system-x86_64 openssl; do
+for cmd in gvnccapture vncviewer Xvfb vncdo qemu-system-x86_64 openssl chromium; do
     if ! command -v "$cmd" >/dev/null 2>&1; then
         echo "$cmd is still missing after installation" >&2
         exit 1

@@ -91,7 +91,8 @@ impl<S: VncHost> ClientHandler<S> {
         let ws = websocket.then(|| {
             chan::ws::WsServer::new(chan::ws::WsConfig {
                 allowed_origins: vnc.config.websocket_origins.clone(),
-                require_binary_protocol: true,
+                // QEMU insists on the `binary` subprotocol; noVNC 1.3 offers none by default.
+                require_binary_protocol: false,
             })
         });
         // wss: with TLS credentials the WebSocket listener speaks TLS from the first byte.
