@@ -127,11 +127,13 @@ fn data_both_ways_with_large_writes_and_close_notify() {
     const UP: usize = 1 << 20;
     const DOWN: usize = 16 << 20;
     let (server, client) = tcp_pair();
+    // The server says when its socket first filled up; only then does the peer read, so the
+    // retry path is exercised however fast or slow the machine is.
+    let (full_tx, full_rx) = std::sync::mpsc::channel::<()>();
     let peer = thread::spawn(move || {
         let mut c = client_connect(client, None);
         c.write_all(&pattern(UP, 1)).unwrap();
-        // Let the server run into a full socket before reading anything.
-        thread::sleep(Duration::from_millis(300));
+        full_rx.recv().unwrap();
         let mut down = vec![0; DOWN];
         c.read_exact(&mut down).unwrap();
         assert!(down == pattern(DOWN, 2), "server data corrupted");
@@ -170,6 +172,9 @@ fn data_both_ways_with_large_writes_and_close_notify() {
                 at += n;
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if would_block == 0 {
+                    full_tx.send(()).unwrap();
+                }
                 would_block += 1;
                 assert!(start.elapsed() < DEADLINE, "write stalled at {at}");
                 thread::sleep(Duration::from_millis(1));
