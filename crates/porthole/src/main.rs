@@ -277,3 +277,32 @@ pub fn vnc_tls(
         authz: authz.map(str::to_owned),
     }))
 }
+
+/// An error's text as the C library's strerror gives it: Rust's " (os error N)" suffix removed,
+/// so messages read as QEMU's do.
+pub fn without_os_error_suffix(text: &str) -> String {
+    match text.find(" (os error ") {
+        Some(i) if text.ends_with(')') => text[..i].to_owned(),
+        _ => text.to_owned(),
+    }
+}
+
+/// Writes as much of `out` as `w` takes, removing what was written; stops at WouldBlock.
+pub fn write_queued(w: &mut impl std::io::Write, out: &mut Vec<u8>) -> std::io::Result<()> {
+    use std::io::ErrorKind;
+    let mut written = 0;
+    let result = loop {
+        if written == out.len() {
+            break Ok(());
+        }
+        match w.write(&out[written..]) {
+            Ok(0) => break Err(ErrorKind::WriteZero.into()),
+            Ok(n) => written += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break Ok(()),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => break Err(e),
+        }
+    };
+    out.drain(..written);
+    result
+}

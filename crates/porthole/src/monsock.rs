@@ -193,18 +193,7 @@ impl MonitorConn {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        while !self.out.is_empty() {
-            match self.stream.write(&self.out) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    self.out.drain(..n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
+        crate::write_queued(&mut self.stream, &mut self.out)
     }
 
     fn outcome(&mut self, outcome: Outcome, ops: &mut Ops<'_, World>) {

@@ -175,21 +175,14 @@ impl TlsCredsObject {
 /// An error with its causes, joined by ": ", in QEMU's style (an OS error reads as
 /// strerror's text, without Rust's " (os error N)").
 pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = strip_os_error(&e.to_string());
+    let mut s = crate::without_os_error_suffix(&e.to_string());
     let mut cur = e.source();
     while let Some(c) = cur {
         s.push_str(": ");
-        s.push_str(&strip_os_error(&c.to_string()));
+        s.push_str(&crate::without_os_error_suffix(&c.to_string()));
         cur = c.source();
     }
     s
-}
-
-fn strip_os_error(text: &str) -> String {
-    match text.find(" (os error ") {
-        Some(i) if text.ends_with(')') => text[..i].to_owned(),
-        _ => text.to_owned(),
-    }
 }
 
 /// An authorization object.

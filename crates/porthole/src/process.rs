@@ -95,11 +95,7 @@ impl Drop for PidFile {
     }
 }
 
-/// The C library's text for an errno, without Rust's " (os error N)" suffix.
+/// The C library's text for an errno.
 fn strerror(e: nix::errno::Errno) -> String {
-    let text = std::io::Error::from_raw_os_error(e as i32).to_string();
-    match text.find(" (os error") {
-        Some(i) => text[..i].to_owned(),
-        None => text,
-    }
+    crate::without_os_error_suffix(&std::io::Error::from_raw_os_error(e as i32).to_string())
 }

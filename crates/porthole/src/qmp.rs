@@ -244,22 +244,12 @@ impl QmpConn {
     fn flush(&mut self) -> io::Result<()> {
         let more = self.session.take_output();
         self.out.extend_from_slice(&more);
-        while !self.out.is_empty() {
-            let r = match &mut self.io {
-                Io::Sock(s) => s.write(&self.out),
-                Io::Stdio(_) => {
-                    let mut o = io::stdout().lock();
-                    o.write(&self.out).and_then(|n| o.flush().map(|()| n))
-                }
-            };
-            match r {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    self.out.drain(..n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+        match &mut self.io {
+            Io::Sock(sock) => crate::write_queued(sock, &mut self.out)?,
+            Io::Stdio(_) => {
+                let mut stdout = io::stdout().lock();
+                crate::write_queued(&mut stdout, &mut self.out)?;
+                stdout.flush()?;
             }
         }
         if self.out.len() > MAX_OUTPUT {
