@@ -103,8 +103,8 @@ done
 target_dir=${CARGO_TARGET_DIR:-$root/target}
 failed=()
 
-say "cargo build --release -p porthole"
-if ! cargo build --release -p porthole; then
+say "cargo build --release -p porthole -p crypto (porthole, porthole-passwd)"
+if ! cargo build --release -p porthole -p crypto; then
     echo "build failed" >&2
     exit 1
 fi

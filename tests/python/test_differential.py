@@ -254,6 +254,41 @@ def test_objects(start_server, open_qmp):
     assert_no_differences(run_scenario(start_server, open_qmp, OBJECTS))
 
 
+#: HMP's object_add / object_del (through human-monitor-command): the whole transcript must
+#: be QEMU's, text for text.
+HMP_OBJECT_LINES = [
+    "object_add secret,id=s0,data=letmein",
+    "object_add secret,id=s0,data=x",
+    "object_add secret,id=1s,data=x",
+    "object_add nosuch,id=x",
+    "object_add secret,id=s3",
+    "object_add authz-listfile,id=a0",
+    "object_add authz-simple,id=a1,identity=CN=x,,O=y",
+    'object_add {"qom-type": "secret", "id": "s2", "data": "y"}',
+    "object_add authz-simple,id=a2,identity=x,refresh=on",
+    "object_add",
+    "object_del s0",
+    "object_del s0",
+    "object_del",
+    "help object_add",
+    "help object_del",
+]
+
+
+def hmp_transcript(line: str) -> tuple:
+    def step(qmp: harness.Qmp, _server: harness.Server) -> tuple:
+        outcome = qmp.call("human-monitor-command", {"command-line": line})
+        # The text itself is compared: wrap it as an "error" text.
+        return ("error", "hmp", outcome[1]) if outcome[0] == "return" else outcome
+    return (f"hmp {line}", step)
+
+
+def test_hmp_object_add_and_object_del(start_server, open_qmp):
+    steps = [hmp_transcript(line) for line in HMP_OBJECT_LINES]
+    steps.append(("qom-get a1 identity", "qom-get", {"path": "/objects/a1", "property": "identity"}))
+    assert_no_differences(run_scenario(start_server, open_qmp, steps))
+
+
 PASSWORDS = [
     ("set_password", "set_password", {"protocol": "vnc", "password": PASSWORD}),
     ("set_password connected=keep", "set_password",

@@ -404,10 +404,14 @@ _TIGER_VERDICTS = (
 
 def tigervnc(port: int, workdir: Path, security: str, ca: Optional[Path] = None,
              crl: Optional[Path] = None, password: Optional[str] = None,
-             timeout: float = TIGER_TIMEOUT) -> TigerRun:
+             timeout: float = TIGER_TIMEOUT, username: Optional[str] = None) -> TigerRun:
     """Runs vncviewer -SecurityTypes SECURITY to 127.0.0.1::PORT with a private HOME under
     the shared Xvfb, reads its log until a verdict, then kills it. It exits 0 even on
-    failure, and waits forever in a dialog on an unknown CA: only the log tells."""
+    failure, and waits forever in a dialog on an unknown CA: only the log tells.
+
+    With `username` (VeNCrypt Plain), user name and password go in VNC_USERNAME and
+    VNC_PASSWORD, which vncviewer reads instead of asking; otherwise the password goes in a
+    vncpasswd-format file."""
     program = harness.require_program("vncviewer")
     display = _Xvfb.get()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -419,12 +423,16 @@ def tigervnc(port: int, workdir: Path, security: str, ca: Optional[Path] = None,
         argv += ["-X509CA", str(ca)]
     if crl is not None:
         argv += ["-X509CRL", str(crl)]
-    if password is not None:
+    if password is not None and username is None:
         passwd = workdir / "passwd"
         passwd.write_bytes(vncpasswd_bytes(password))
         argv += ["-PasswordFile", str(passwd)]
     argv.append(f"127.0.0.1::{port}")
     env = dict(os.environ, HOME=str(home), DISPLAY=f":{display}")
+    env.pop("VNC_USERNAME", None)
+    env.pop("VNC_PASSWORD", None)
+    if username is not None:
+        env.update(VNC_USERNAME=username, VNC_PASSWORD=password or "")
     log_path = workdir / "vncviewer.log"
     with open(log_path, "wb") as log_file:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log_file,

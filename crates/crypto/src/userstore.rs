@@ -485,6 +485,142 @@ impl UserStore {
     }
 }
 
+/// What identifies one version of a file: device, inode, size and modification time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileStamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: i64,
+    mtime_nsec: i64,
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let m = fs::metadata(path).ok()?;
+        Some(Self {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime: m.mtime(),
+            mtime_nsec: m.mtime_nsec(),
+        })
+    }
+}
+
+struct Loaded {
+    store: std::sync::Arc<UserStore>,
+    /// The version of the file last looked at (loaded or found bad).
+    stamp: Option<FileStamp>,
+}
+
+/// A user store file shared between the event loop (which only reads its
+/// settings) and the thread that checks passwords.
+///
+/// The file must load when this is opened. With `refresh` on,
+/// [`UserStoreFile::refresh_if_changed`] re-reads it when its (device, inode,
+/// size, mtime) changed; a version that does not load keeps the previous users
+/// (and is reported once). With `refresh` off the file is read only once.
+pub struct UserStoreFile {
+    path: PathBuf,
+    refresh: bool,
+    loaded: std::sync::Mutex<Loaded>,
+}
+
+impl std::fmt::Debug for UserStoreFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserStoreFile")
+            .field("path", &self.path)
+            .field("refresh", &self.refresh)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UserStoreFile {
+    /// Loads `path`. Returns the store and warnings, as [`UserStore::load`].
+    ///
+    /// # Errors
+    /// As [`UserStore::load`].
+    pub fn open(path: &Path, refresh: bool) -> Result<(Self, Vec<String>), Error> {
+        let stamp = FileStamp::of(path);
+        let (store, warnings) = UserStore::load(path)?;
+        let loaded = Loaded {
+            store: std::sync::Arc::new(store),
+            stamp,
+        };
+        Ok((
+            Self {
+                path: path.to_owned(),
+                refresh,
+                loaded: std::sync::Mutex::new(loaded),
+            },
+            warnings,
+        ))
+    }
+
+    /// The file name.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether changes to the file are picked up.
+    #[must_use]
+    pub fn refresh(&self) -> bool {
+        self.refresh
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Loaded> {
+        // A panic while holding the lock leaves consistent data (one assignment).
+        self.loaded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// With refresh on, re-reads the file if it changed since it was last looked
+    /// at. Returns the warnings of a successful reload (empty when nothing changed).
+    ///
+    /// # Errors
+    /// The new version's load error; the previous users stay, and the same
+    /// version is not reported again.
+    pub fn refresh_if_changed(&self) -> Result<Vec<String>, Error> {
+        if !self.refresh {
+            return Ok(Vec::new());
+        }
+        let stamp = FileStamp::of(&self.path);
+        if stamp == self.lock().stamp {
+            return Ok(Vec::new());
+        }
+        let result = UserStore::load(&self.path);
+        let mut loaded = self.lock();
+        loaded.stamp = stamp;
+        let (store, warnings) = result?;
+        loaded.store = std::sync::Arc::new(store);
+        Ok(warnings)
+    }
+
+    /// Number of users in the version in use.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.lock().store.len()
+    }
+
+    /// Whether the version in use has no users.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// [`UserStore::verify`] against the version in use (without holding the
+    /// lock while hashing).
+    #[must_use]
+    pub fn verify(&self, user: &str, password: &[u8]) -> bool {
+        let store = std::sync::Arc::clone(&self.lock().store);
+        store.verify(user, password)
+    }
+}
+
 /// Adds or replaces (`Some(line)` from [`make_entry`]) or deletes (`None`) `user`
 /// in the file at `path`, atomically. Other lines are kept as they were; the new
 /// file has mode 0600. A missing file counts as empty. Returns whether the user
@@ -749,6 +885,51 @@ mod tests {
         let e = update_file(&p, "alice", Some(&line)).unwrap_err();
         assert!(e.to_string().contains(":1: expected 5 fields"), "{e}");
         assert_eq!(fs::read_to_string(&p).unwrap(), "garbage\n");
+    }
+
+    #[test]
+    fn store_file_refresh_picks_up_changes_and_keeps_users_when_the_file_turns_bad() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("users");
+        let alice = make_entry("alice", b"pw-a", FAST).unwrap();
+        fs::write(&p, format!("{alice}\n")).unwrap();
+        let (f, _) = UserStoreFile::open(&p, true).unwrap();
+        assert!(f.verify("alice", b"pw-a"));
+        assert!(f.refresh_if_changed().unwrap().is_empty());
+        // A new user, written by the tool (atomic rename: new inode).
+        let bob = make_entry("bob", b"pw-b", FAST).unwrap();
+        update_file(&p, "bob", Some(&bob)).unwrap();
+        f.refresh_if_changed().unwrap();
+        assert!(f.verify("bob", b"pw-b"));
+        assert_eq!(f.len(), 2);
+        // Garbage written in place: reported once, the previous users stay.
+        fs::write(
+            &p,
+            "garbage that is longer than before, so the size changes\n",
+        )
+        .unwrap();
+        let e = f.refresh_if_changed().unwrap_err();
+        assert!(e.to_string().contains(":1:"), "{e}");
+        assert!(f.refresh_if_changed().unwrap().is_empty(), "reported once");
+        assert!(f.verify("alice", b"pw-a") && f.verify("bob", b"pw-b"));
+        // Deleted: the previous users stay too.
+        fs::remove_file(&p).unwrap();
+        assert!(f.refresh_if_changed().is_err());
+        assert!(f.verify("alice", b"pw-a"));
+    }
+
+    #[test]
+    fn store_file_without_refresh_reads_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("users");
+        let alice = make_entry("alice", b"pw-a", FAST).unwrap();
+        fs::write(&p, format!("{alice}\n")).unwrap();
+        let (f, _) = UserStoreFile::open(&p, false).unwrap();
+        update_file(&p, "alice", None).unwrap();
+        assert!(f.refresh_if_changed().unwrap().is_empty());
+        assert!(f.verify("alice", b"pw-a"));
+        assert!(!f.refresh());
+        assert_eq!(f.path(), p.as_path());
     }
 
     #[test]

@@ -19,11 +19,14 @@
 //!   turns bytes into validated requests (QEMU's JSON dialect, capabilities
 //!   negotiation, error texts) and replies and events into QEMU's exact
 //!   output bytes; the caller owns the sockets and runs the commands.
+//! - [`object`] reads the `-object` argument syntax that HMP's `object_add` shares with
+//!   the command line.
 //! - Passwords travel as [`qapi::Password`] (wiped on drop, redacted `Debug`)
 //!   and never reach history, output or logs.
 #![forbid(unsafe_code)]
 
 pub mod hmp;
+pub mod object;
 pub mod qmp;
 pub mod stdio;
 

@@ -23,6 +23,8 @@ pub const OPTIONS: &[OptionDef] = &[
                tls-creds=ID (VeNCrypt TLS with a tls-creds-x509/anon object),\n\
                tls-authz=ID (authz object checked against the client certificate\n\
                DN; needs x509 credentials with verify-peer=on),\n\
+               userstore=ID (with tls-creds: VeNCrypt X509Plain/TLSPlain, user name\n\
+               and password checked against a userstore object; Porthole extension),\n\
                websocket=on|PORT|HOST:PORT|unix:PATH (RFB over WebSocket for noVNC;\n\
                wss with tls-creds), websocket-origin=ORIGIN (allowlist, repeatable),\n\
                connections=N (default 32), id=NAME",
@@ -86,6 +88,8 @@ pub const OPTIONS: &[OptionDef] = &[
                tls-creds-anon,id=ID,endpoint=server[,dir=DIR]\n\
                authz-simple,id=ID,identity=DN   (write ',' in a DN as ',,')\n\
                authz-listfile,id=ID,filename=FILE[,refresh=on|off]\n\
+               userstore,id=ID,filename=FILE[,refresh=on|off]   (users for -vnc\n\
+               userstore=; add them with porthole-passwd FILE USER)\n\
                authz-list: JSON form only (rules are a list)",
     },
     OptionDef {
@@ -169,6 +173,11 @@ const VNC_SPEC: OptsSpec = OptsSpec {
             name: "tls-authz",
             kind: Kind::Id,
             help: "authz object checked against the client certificate's DN",
+        },
+        Key {
+            name: "userstore",
+            kind: Kind::Id,
+            help: "userstore object: VeNCrypt Plain logins (user name and password) inside TLS",
         },
         Key {
             name: "websocket",
@@ -260,6 +269,8 @@ pub struct VncSpec {
     pub tls_creds: Option<String>,
     /// `tls-authz=`: an authz object id checked against the client certificate's DN.
     pub tls_authz: Option<String>,
+    /// `userstore=`: a userstore object id (VeNCrypt Plain logins).
+    pub userstore: Option<String>,
     /// `websocket=`.
     pub websocket: Option<vnc::WsListen>,
     /// `websocket-origin=` allowlist.
@@ -308,7 +319,7 @@ pub fn help() -> String {
          It runs a built-in guest on an emulated VGA card and serves it over VNC;\n\
          the HMP monitor ('-monitor stdio') accepts QEMU's commands\n\
          (help, info vnc, change vnc password, set_password, expire_password,\n\
-         screendump, stop, cont, system_reset, quit).\n\n\
+         screendump, object_add, object_del, stop, cont, system_reset, quit).\n\n\
          Options:\n{}",
         env!("CARGO_PKG_VERSION"),
         qemuopts::help_text(&OPTIONS[..OPTIONS.len() - 1])
@@ -465,7 +476,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Action> {
             }
             "S" => start_paused = true,
             "object" => {
-                let args = object_args(&arg).map_err(|e| anyhow!("-object {arg}: {e}"))?;
+                let args = monitor::object::object_args(&arg)
+                    .map_err(|e| anyhow!("-object {arg}: {e}"))?;
                 objects.push(ObjectSpec {
                     typed: format!("-object {arg}"),
                     args,
@@ -507,6 +519,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Action> {
             password_secret: None,
             tls_creds: None,
             tls_authz: None,
+            userstore: None,
             websocket: None,
             websocket_origins: None,
             share: SharePolicy::AllowExclusive,
@@ -569,7 +582,28 @@ fn vnc_spec(o: &Opts) -> Result<VncSpec> {
     if password && password_secret.is_some() {
         bail!("VNC password auth: 'password' flag is redundant with 'password-secret'");
     }
-    let auth = if password || password_secret.is_some() {
+    let userstore = o.get("userstore").map(str::to_owned);
+    let auth = if userstore.is_some() {
+        if password || password_secret.is_some() {
+            bail!(
+                "'userstore' and 'password' are mutually exclusive: a display checks either \
+                 the VNC password or user names and passwords"
+            );
+        }
+        if o.get("tls-creds").is_none() {
+            bail!(
+                "'userstore' needs 'tls-creds': VeNCrypt Plain sends the password, and \
+                 Porthole never offers it without TLS"
+            );
+        }
+        if websocket.is_some() {
+            bail!(
+                "'userstore' cannot be combined with 'websocket': WebSocket clients get no \
+                 VeNCrypt TLS, and Plain is never offered without it"
+            );
+        }
+        AuthMode::Plain
+    } else if password || password_secret.is_some() {
         AuthMode::Vnc
     } else {
         AuthMode::None
@@ -594,6 +628,7 @@ fn vnc_spec(o: &Opts) -> Result<VncSpec> {
         password_secret,
         tls_creds: o.get("tls-creds").map(str::to_owned),
         tls_authz: o.get("tls-authz").map(str::to_owned),
+        userstore,
         websocket,
         websocket_origins: {
             let v: Vec<String> = o
@@ -653,39 +688,6 @@ fn websocket_listen(w: &str, listen: &Listen) -> Result<vnc::WsListen> {
             })
         }
     }
-}
-
-/// Members whose keyval string values are booleans (QEMU's keyval visitor converts them).
-const BOOL_PROPERTIES: &[&str] = &["verify-peer", "sanity-check", "refresh"];
-
-/// `-object` in QEMU's two forms: JSON (`{"qom-type": ...}`) or keyval
-/// (`TYPE,id=ID,key=value,...`), as `object-add` arguments.
-fn object_args(arg: &str) -> Result<serde_json::Map<String, serde_json::Value>> {
-    if arg.trim_start().starts_with('{') {
-        return match serde_json::from_str::<serde_json::Value>(arg) {
-            Ok(serde_json::Value::Object(m)) => Ok(m),
-            Ok(_) => bail!("JSON form must be an object"),
-            Err(e) => bail!("invalid JSON: {e}"),
-        };
-    }
-    let o = qemuopts::parse_any(arg, Some("qom-type")).map_err(|e| anyhow!("{e}"))?;
-    let mut m = serde_json::Map::new();
-    for (k, v) in o.iter() {
-        if k.contains('.') {
-            bail!("Invalid parameter '{k}' (use the JSON form of -object for lists)");
-        }
-        let value = if BOOL_PROPERTIES.contains(&k) {
-            match v {
-                "on" | "yes" | "true" | "y" => serde_json::Value::Bool(true),
-                "off" | "no" | "false" | "n" => serde_json::Value::Bool(false),
-                _ => bail!("Parameter '{k}' expects 'on' or 'off'"),
-            }
-        } else {
-            serde_json::Value::String(v.to_owned())
-        };
-        m.insert(k.to_owned(), value);
-    }
-    Ok(m)
 }
 
 #[cfg(test)]

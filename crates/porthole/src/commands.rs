@@ -408,7 +408,14 @@ impl qapi::Commands for Cmds<'_, '_> {
     fn object_del(&mut self, args: ObjectDelArgs) -> Result<(), QmpError> {
         // Credentials in use stay; an authz object may go (access then reverts to deny, as in
         // QEMU, which looks authz objects up at each connection).
-        let in_use = self.w.vnc.tls().is_some_and(|t| t.creds_id == args.id);
+        let in_use = self.w.vnc.tls().is_some_and(|t| t.creds_id == args.id)
+            || self
+                .w
+                .vnc
+                .config()
+                .plain
+                .as_ref()
+                .is_some_and(|p| p.store_id == args.id);
         if in_use && self.w.objects.contains(&args.id) {
             return Err(QmpError::generic(format!(
                 "object '{}' is in use, can not be deleted",

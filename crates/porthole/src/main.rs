@@ -96,6 +96,18 @@ fn run(args: impl Iterator<Item = String>) -> Result<ExitCode> {
         Some(s) => {
             let tls = vnc_tls(&objects, s.tls_creds.as_deref(), s.tls_authz.as_deref())
                 .context("-vnc")?;
+            let plain = match &s.userstore {
+                Some(id) => {
+                    let u = objects
+                        .user_store(id)
+                        .ok_or_else(|| anyhow!("-vnc: No user store with id '{id}'"))?;
+                    Some(vnc::PlainSetup {
+                        store_id: id.clone(),
+                        store: std::sync::Arc::clone(&u.store),
+                    })
+                }
+                None => None,
+            };
             let config = VncConfig {
                 id: s.id,
                 listen: s.listen,
@@ -106,6 +118,7 @@ fn run(args: impl Iterator<Item = String>) -> Result<ExitCode> {
                 tls,
                 websocket: s.websocket,
                 websocket_origins: s.websocket_origins,
+                plain,
             };
             (VncServer::new(config, (0, 0)), s.password_secret)
         }
@@ -120,6 +133,7 @@ fn run(args: impl Iterator<Item = String>) -> Result<ExitCode> {
                 tls: None,
                 websocket: None,
                 websocket_origins: None,
+                plain: None,
             };
             (VncServer::new(config, (0, 0)), None)
         }
@@ -152,6 +166,7 @@ fn run(args: impl Iterator<Item = String>) -> Result<ExitCode> {
         }
         lines.push(match vnc.config().auth {
             AuthMode::Vnc => "VNC authentication: password required".to_owned(),
+            AuthMode::Plain => "VNC authentication: user name and password (TLS)".to_owned(),
             AuthMode::None => "VNC authentication: none".to_owned(),
         });
     }

@@ -1,5 +1,6 @@
-//! User-creatable objects (`-object`, `object-add`, `object-del`, `qom-list`, `qom-get`).
-//! Type `secret` now; the TLS credential and authz types join it in issue #4.
+//! User-creatable objects (`-object`, `object-add`, `object-del`, `qom-list`, `qom-get`):
+//! `secret`, `tls-creds-x509`/`tls-creds-anon`, the `authz-*` types, and Porthole's
+//! `userstore` (users and password hashes for VeNCrypt Plain).
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -215,6 +216,12 @@ impl AuthzObject {
     }
 }
 
+/// A `userstore` object: the file is shared with the VNC display's Plain login worker.
+pub struct UserStoreObject {
+    /// The loaded file (re-read by the worker when it changes, with refresh on).
+    pub store: std::sync::Arc<crypto::userstore::UserStoreFile>,
+}
+
 /// One object.
 pub enum Object {
     /// `secret`.
@@ -223,6 +230,8 @@ pub enum Object {
     TlsCreds(TlsCredsObject),
     /// `authz-simple` / `authz-list` / `authz-listfile`.
     Authz(AuthzObject),
+    /// `userstore`.
+    UserStore(UserStoreObject),
 }
 
 impl Object {
@@ -231,6 +240,7 @@ impl Object {
             Self::Secret(_) => "secret",
             Self::TlsCreds(t) => t.type_name(),
             Self::Authz(a) => a.type_name(),
+            Self::UserStore(_) => "userstore",
         }
     }
 }
@@ -370,6 +380,17 @@ pub fn create(
             .map_err(|e| QmpError::generic(error_chain(&e)))?;
             (id, Object::Authz(AuthzObject::ListFile(lf)), Vec::new())
         }
+        O::Userstore { id, branch } => {
+            let (store, warnings) = crypto::userstore::UserStoreFile::open(
+                std::path::Path::new(&branch.filename),
+                branch.refresh.unwrap_or(true),
+            )
+            .map_err(|e| QmpError::generic(error_chain(&e)))?;
+            let obj = UserStoreObject {
+                store: std::sync::Arc::new(store),
+            };
+            (id, Object::UserStore(obj), warnings)
+        }
     };
     check_id(&id)?;
     Ok((id, obj, warnings))
@@ -438,6 +459,14 @@ impl Objects {
     pub fn tls_creds_mut(&mut self, id: &str) -> Option<&mut TlsCredsObject> {
         match self.map.get_mut(id) {
             Some(Object::TlsCreds(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Looks up a user store.
+    pub fn user_store(&self, id: &str) -> Option<&UserStoreObject> {
+        match self.map.get(id) {
+            Some(Object::UserStore(u)) => Some(u),
             _ => None,
         }
     }
@@ -511,6 +540,11 @@ impl Objects {
                         .map(|(n, t)| ((*n).to_owned(), (*t).to_owned())),
                 );
             }
+            Some((_, Object::UserStore(_))) => {
+                for (n, t) in [("filename", "string"), ("refresh", "bool")] {
+                    out.push((n.to_owned(), t.to_owned()));
+                }
+            }
             Some((_, Object::Secret(_))) => {
                 for (n, t) in [
                     ("iv", "string"),
@@ -569,6 +603,12 @@ impl Objects {
                 }
                 (AuthzObject::ListFile(f), "refresh") => Ok(json!(f.refresh())),
                 _ => Err(not_found(a.type_name())),
+            },
+            Some((_, Object::UserStore(u))) => match property {
+                "type" => Ok(json!("userstore")),
+                "filename" => Ok(json!(u.store.path().display().to_string())),
+                "refresh" => Ok(json!(u.store.refresh())),
+                _ => Err(not_found("userstore")),
             },
         }
     }

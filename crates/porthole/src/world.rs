@@ -155,6 +155,10 @@ impl VncHost for World {
         self.machine.input(ev);
     }
 
+    fn remote(&self) -> Option<evloop::Remote<Self>> {
+        self.remote.clone()
+    }
+
     fn authorize(&mut self, authz_id: &str, identity: &str) -> bool {
         // A missing object denies, as in QEMU.
         self.objects

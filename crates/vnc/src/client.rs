@@ -19,6 +19,10 @@ use crate::stream::Stream;
 pub const NOTIFY_UPDATE: u64 = 1;
 /// Notification tag: the read budget ran out, read more after the batch.
 const NOTIFY_READ: u64 = 2;
+/// Notification tag: the Plain login worker accepted the credentials.
+const NOTIFY_PLAIN_ACCEPTED: u64 = 3;
+/// Notification tag: the Plain login worker refused the credentials.
+const NOTIFY_PLAIN_REFUSED: u64 = 4;
 /// Timer tag: the pre-authentication deadline.
 pub(crate) const TIMER_PREAUTH: u64 = 1;
 
@@ -57,6 +61,8 @@ pub(crate) struct ClientHandler<S> {
     pending: Option<(Rect, bool)>,
     /// Framebuffer size as this client knows it.
     client_size: (u32, u32),
+    /// The user name of a Plain login being checked on the worker.
+    plain_pending: Option<String>,
     closing: bool,
     _state: PhantomData<fn(&mut S)>,
 }
@@ -117,6 +123,7 @@ impl<S: VncHost> ClientHandler<S> {
             out_pos: 0,
             pending: None,
             client_size: (0, 0),
+            plain_pending: None,
             closing: false,
             _state: PhantomData,
         })
@@ -390,8 +397,9 @@ impl<S: VncHost> ClientHandler<S> {
                 Event::ClientInit { shared } => self.client_init(shared, state, ops),
                 // The accept byte goes out in the clear first; flush() then starts TLS.
                 Event::StartTls => {}
-                // No Plain subtype is offered yet (it needs a user store on the display).
-                Event::PlainAuth { .. } => self.session.auth_result(Err("Authentication failed")),
+                Event::PlainAuth { username, password } => {
+                    self.start_plain_check(state, username, password);
+                }
                 Event::SetPixelFormat(_) => {
                     // Everything must be resent in the new format.
                     if let Some(e) = self.me().and_then(|k| state.vnc().entry_mut(k)) {
@@ -437,6 +445,60 @@ impl<S: VncHost> ClientHandler<S> {
                 }
             }
             self.take_output(state, ops);
+        }
+    }
+
+    /// Sends Plain credentials to the worker; its verdict comes back as a notification.
+    fn start_plain_check(
+        &mut self,
+        state: &mut S,
+        username: String,
+        password: zeroize::Zeroizing<Vec<u8>>,
+    ) {
+        let (Some(me), Some(remote)) = (self.me(), state.remote()) else {
+            self.session.auth_result(Err("Authentication failed"));
+            return;
+        };
+        let reply = Box::new(move |ok: bool| {
+            let tag = if ok {
+                NOTIFY_PLAIN_ACCEPTED
+            } else {
+                NOTIFY_PLAIN_REFUSED
+            };
+            // The loop may be gone at shutdown; the client with it.
+            let _ = remote.send(move |_: &mut S, ops: &mut Ops<'_, S>| ops.notify(me, tag));
+        });
+        match state.vnc().check_plain(username.clone(), password, reply) {
+            Ok(()) => self.plain_pending = Some(username),
+            Err(reason) => self.session.auth_result(Err(reason)),
+        }
+    }
+
+    /// The worker's verdict on this client's Plain login.
+    fn finish_plain_check(&mut self, accepted: bool, state: &mut S, ops: &mut Ops<'_, S>) {
+        let Some(username) = self.plain_pending.take() else {
+            return;
+        };
+        if accepted {
+            log::info!("VNC client {:?}: Plain login as {username:?}", self.me());
+            if let Some(e) = self.me().and_then(|k| state.vnc().entry_mut(k)) {
+                e.info.sasl_username = Some(username);
+            }
+            self.session.auth_result(Ok(()));
+        } else {
+            // The user name is not logged: people type passwords into it.
+            log::info!(
+                "VNC client {:?}: Plain login refused (unknown user or wrong password)",
+                self.me()
+            );
+            self.session.auth_result(Err("Authentication failed"));
+        }
+        self.take_output(state, ops);
+        // Input held while the check ran (ClientInit, even requests) is processed now.
+        self.process_events(state, ops);
+        if !self.closing {
+            self.try_update(state, ops);
+            self.flush(ops);
         }
     }
 
@@ -601,6 +663,8 @@ impl<S: VncHost> Handler<S> for ClientHandler<S> {
     fn notify(&mut self, state: &mut S, tag: u64, ops: &mut Ops<'_, S>) {
         match tag {
             NOTIFY_READ => self.read_input(state, ops),
+            NOTIFY_PLAIN_ACCEPTED => self.finish_plain_check(true, state, ops),
+            NOTIFY_PLAIN_REFUSED => self.finish_plain_check(false, state, ops),
             _ => {
                 self.try_update(state, ops);
                 self.flush(ops);

@@ -10,16 +10,19 @@
 //! pull updates when their viewer has asked for one.
 //!
 //! Policy beyond QEMU: a pre-authentication deadline ([`PREAUTH_TIMEOUT`]), a hard cap on
-//! each client's output queue (CVE-2017-15124 class), and `set_password connected=fail|disconnect`.
+//! each client's output queue (CVE-2017-15124 class), `set_password connected=fail|disconnect`,
+//! and VeNCrypt Plain logins against a user store, checked on a worker thread ([`plain`]).
 #![forbid(unsafe_code)]
 
 mod client;
 mod listener;
+mod plain;
 mod server;
 mod stream;
 
 pub use client::{NOTIFY_UPDATE, PREAUTH_TIMEOUT};
 pub use listener::{ClientSocket, ListenerHandler, add_socket_client, bind_unix, parse_target};
+pub use plain::{MAX_PENDING_PLAIN_CHECKS, PlainSetup};
 pub use server::{
     AuthMode, ClientState, Expiry, Listen, SharePolicy, TlsSetup, VncConfig, VncEvent,
     VncEventKind, VncServer, WsListen,
@@ -93,4 +96,12 @@ pub trait VncHost: 'static {
     /// Asks the authz object `authz_id` about `identity` (a client certificate's DN).
     /// A missing object denies, as in QEMU.
     fn authorize(&mut self, authz_id: &str, identity: &str) -> bool;
+    /// The loop's handle through which the Plain login worker answers. Without one, every
+    /// Plain login fails.
+    fn remote(&self) -> Option<evloop::Remote<Self>>
+    where
+        Self: Sized,
+    {
+        None
+    }
 }

@@ -40,6 +40,9 @@ pub enum AuthMode {
     None,
     /// VNC (DES challenge) authentication; every client is rejected until a password is set.
     Vnc,
+    /// VeNCrypt Plain (user name and password inside TLS) against the `userstore=` object;
+    /// only with TLS.
+    Plain,
 }
 
 /// `share=`: what the ClientInit shared flag does.
@@ -109,6 +112,8 @@ pub struct VncConfig {
     pub websocket: Option<WsListen>,
     /// `websocket-origin=` allowlist (Porthole extension); `None` accepts any origin.
     pub websocket_origins: Option<Vec<String>>,
+    /// `userstore=` (Porthole extension): VeNCrypt Plain logins, with [`AuthMode::Plain`].
+    pub plain: Option<crate::PlainSetup>,
 }
 
 /// When the password expires.
@@ -204,6 +209,8 @@ pub struct VncServer {
     pub(crate) clients: Vec<ClientEntry>,
     pub(crate) listeners: Vec<ListenerInfo>,
     surface_size: (u32, u32),
+    /// The Plain login worker, started on the first login.
+    plain_checker: Option<crate::plain::PlainChecker>,
 }
 
 impl VncServer {
@@ -216,6 +223,7 @@ impl VncServer {
             clients: Vec::new(),
             listeners: Vec::new(),
             surface_size,
+            plain_checker: None,
         }
     }
 
@@ -224,7 +232,7 @@ impl VncServer {
         &self.config
     }
 
-    /// Sets the password. Fails as QEMU does when the display has no password auth; then,
+    /// Sets the password. Fails as QEMU does when the display has no VNC password auth; then,
     /// per `connected`, keeps, refuses (if clients are connected), or disconnects clients.
     /// Returns the keys of clients to disconnect.
     pub fn set_password(
@@ -232,7 +240,7 @@ impl VncServer {
         password: Password,
         connected: SetPasswordAction,
     ) -> Result<Vec<HandlerKey>, QmpError> {
-        if self.config.auth == AuthMode::None {
+        if self.config.auth != AuthMode::Vnc {
             return Err(QmpError::generic("Could not set password"));
         }
         if connected == SetPasswordAction::Fail && !self.clients.is_empty() {
@@ -250,7 +258,7 @@ impl VncServer {
 
     /// Sets when the password expires.
     pub fn expire_password(&mut self, expiry: Expiry) -> Result<(), QmpError> {
-        if self.config.auth == AuthMode::None {
+        if self.config.auth != AuthMode::Vnc {
             return Err(QmpError::generic("Could not set password expire time"));
         }
         self.expiry = expiry;
@@ -274,6 +282,33 @@ impl VncServer {
             Ok(())
         } else {
             Err("Authentication failed")
+        }
+    }
+
+    /// Hands VeNCrypt Plain credentials to the worker; `reply` gets the verdict there.
+    /// `Err` carries the reason sent to the client when no check could be queued.
+    pub(crate) fn check_plain(
+        &mut self,
+        username: String,
+        password: zeroize::Zeroizing<Vec<u8>>,
+        reply: crate::plain::Reply,
+    ) -> Result<(), &'static str> {
+        let Some(plain) = &self.config.plain else {
+            return Err("Authentication failed");
+        };
+        let store = std::sync::Arc::clone(&plain.store);
+        if self.plain_checker.is_none() {
+            match crate::plain::PlainChecker::spawn() {
+                Ok(c) => self.plain_checker = Some(c),
+                Err(e) => {
+                    log::error!("VNC: cannot start the Plain login worker: {e}");
+                    return Err("Authentication failed");
+                }
+            }
+        }
+        match &self.plain_checker {
+            Some(c) => c.submit(store, username, password, reply),
+            None => Err("Authentication failed"),
         }
     }
 
@@ -353,7 +388,10 @@ impl VncServer {
     pub(crate) fn ws_security(&self) -> rfb::Security {
         match self.config.auth {
             AuthMode::None => rfb::Security::None,
-            AuthMode::Vnc => rfb::Security::VncAuth,
+            // Plain is never offered in the clear; the start-up checks keep it off the
+            // WebSocket listener, and this fallback refuses everybody (no VNC password can
+            // be set on a Plain display).
+            AuthMode::Vnc | AuthMode::Plain => rfb::Security::VncAuth,
         }
     }
 
@@ -363,15 +401,18 @@ impl VncServer {
         let Some(tls) = &self.config.tls else {
             return match self.config.auth {
                 AuthMode::None => rfb::Security::None,
-                AuthMode::Vnc => rfb::Security::VncAuth,
+                // Plain without TLS: see ws_security.
+                AuthMode::Vnc | AuthMode::Plain => rfb::Security::VncAuth,
             };
         };
         let x509 = tls.creds.kind() == crypto::tls::CredsKind::X509;
         rfb::Security::VeNCrypt(match (x509, self.config.auth) {
             (true, AuthMode::None) => V::X509None,
             (true, AuthMode::Vnc) => V::X509Vnc,
+            (true, AuthMode::Plain) => V::X509Plain,
             (false, AuthMode::None) => V::TlsNone,
             (false, AuthMode::Vnc) => V::TlsVnc,
+            (false, AuthMode::Plain) => V::TlsPlain,
         })
     }
 
@@ -493,6 +534,7 @@ mod tests {
                 tls: None,
                 websocket: None,
                 websocket_origins: None,
+                plain: None,
             },
             (720, 400),
         )

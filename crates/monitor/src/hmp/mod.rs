@@ -25,9 +25,9 @@ mod tests;
 
 use qapi::{
     ChangeVncPasswordArgs, Commands, DisplayProtocol, ExpirePasswordOptions,
-    ExpirePasswordOptionsVnc, ImageFormat, Password, QmpError, RunState, ScreendumpArgs,
-    SetPasswordAction, SetPasswordOptions, SetPasswordOptionsVnc, VncBasicInfo, VncInfo2,
-    VncPrimaryAuth, VncVencryptSubAuth,
+    ExpirePasswordOptionsVnc, ImageFormat, ObjectDelArgs, ObjectOptions, Password, QmpError,
+    RunState, ScreendumpArgs, SetPasswordAction, SetPasswordOptions, SetPasswordOptionsVnc,
+    VncBasicInfo, VncInfo2, VncPrimaryAuth, VncVencryptSubAuth,
 };
 
 use parse::{Args, compare_cmd, get_command_name, parse_arguments, parse_cmdline, skip_space};
@@ -141,6 +141,16 @@ pub fn history_entry(line: &str) -> Option<String> {
     // `change` carries a password only for the vnc device; a failure before
     // the device is known may hide one in the unparsed rest.
     if cmd.name == "change" && args.str("device").is_some_and(|d| d != "vnc") {
+        return Some(line.to_owned());
+    }
+    // `object_add` carries a secret only in a `data` member (`secret` objects); a line
+    // that does not parse is redacted whole.
+    if cmd.name == "object_add"
+        && args
+            .str("object")
+            .and_then(|o| crate::object::object_args(o).ok())
+            .is_some_and(|m| !m.contains_key("data"))
+    {
         return Some(line.to_owned());
     }
     if let Some(span) = args.span(secret) {
@@ -258,6 +268,24 @@ static HMP_CMDS: &[HmpCommand] = &[
         params: "",
         help: "send system power down event",
         handler: hmp_system_powerdown,
+        sub_table: None,
+        secret: None,
+    },
+    HmpCommand {
+        name: "object_add",
+        args_type: "object:S",
+        params: "[qom-type=]type,id=str[,prop=value][,...]",
+        help: "create QOM object",
+        handler: hmp_object_add,
+        sub_table: None,
+        secret: Some("object"),
+    },
+    HmpCommand {
+        name: "object_del",
+        args_type: "id:s",
+        params: "id",
+        help: "destroy QOM object",
+        handler: hmp_object_del,
         sub_table: None,
         secret: None,
     },
@@ -415,6 +443,29 @@ fn hmp_quit(_: &Args, cmds: &mut dyn Commands, _: &Context) -> Outcome {
         Ok(()) => Outcome::Quit(String::new()),
         Err(e) => Outcome::Output(error_text(&e)),
     }
+}
+
+fn hmp_object_add(args: &Args, cmds: &mut dyn Commands, _: &Context) -> Outcome {
+    let arg = args.str("object").unwrap_or_default();
+    let opts = crate::object::object_args(arg)
+        .map_err(QmpError::generic)
+        .and_then(|m| qapi::visit::arguments::<ObjectOptions>(&m));
+    let result = opts.and_then(|o| cmds.object_add(o));
+    let mut out = match result {
+        Ok(()) => return Outcome::Output(String::new()),
+        Err(e) => error_text(&e),
+    };
+    // QEMU's command-line reporting adds its identifier hint here.
+    if out == "Error: Parameter 'id' expects an identifier\n" {
+        out.push_str(qemuopts::ID_HINT);
+        out.push('\n');
+    }
+    Outcome::Output(out)
+}
+
+fn hmp_object_del(args: &Args, cmds: &mut dyn Commands, _: &Context) -> Outcome {
+    let id = args.str("id").unwrap_or_default().to_owned();
+    done(cmds.object_del(ObjectDelArgs { id }))
 }
 
 fn hmp_stop(_: &Args, cmds: &mut dyn Commands, _: &Context) -> Outcome {

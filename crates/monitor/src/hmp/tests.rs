@@ -134,11 +134,22 @@ impl Commands for Fake {
     fn qom_get(&mut self, _: QomGetArgs) -> Result<serde_json::Value, QmpError> {
         unreachable!("no HMP command reaches qom-get")
     }
-    fn object_add(&mut self, _: ObjectOptions) -> Result<(), QmpError> {
-        unreachable!("no HMP command reaches object-add")
+    fn object_add(&mut self, a: ObjectOptions) -> Result<(), QmpError> {
+        let call = match a {
+            ObjectOptions::Secret { id, branch } => format!(
+                "object_add secret {id} data={}",
+                branch.data.as_ref().map_or("-", Password::as_str)
+            ),
+            ObjectOptions::Userstore { id, branch } => format!(
+                "object_add userstore {id} {} refresh={:?}",
+                branch.filename, branch.refresh
+            ),
+            other => format!("object_add {other:?}"),
+        };
+        self.record(call)
     }
-    fn object_del(&mut self, _: ObjectDelArgs) -> Result<(), QmpError> {
-        unreachable!("no HMP command reaches object-del")
+    fn object_del(&mut self, a: ObjectDelArgs) -> Result<(), QmpError> {
+        self.record(format!("object_del {}", a.id))
     }
     fn human_monitor_command(&mut self, _: HumanMonitorCommandArgs) -> Result<String, QmpError> {
         unreachable!("HMP does not call itself")
@@ -295,6 +306,54 @@ fn help_lists_every_command_in_qemu_format() {
     assert_eq!(
         run(&mut f, "help info vnc"),
         "info vnc  -- show the vnc server status\n"
+    );
+}
+
+#[test]
+fn object_add_takes_the_object_option_syntax_and_object_del_an_id() {
+    let mut f = Fake::default();
+    assert_eq!(
+        run(
+            &mut f,
+            "object_add userstore,id=u0,filename=/a,,b,refresh=off"
+        ),
+        ""
+    );
+    assert_eq!(
+        run(
+            &mut f,
+            r#"object_add {"qom-type": "secret", "id": "s0", "data": "x y"}"#
+        ),
+        ""
+    );
+    assert_eq!(run(&mut f, "object_del u0"), "");
+    assert_eq!(
+        f.calls,
+        [
+            "object_add userstore u0 /a,b refresh=Some(false)",
+            "object_add secret s0 data=x y",
+            "object_del u0",
+        ]
+    );
+    // Argument errors are QMP's, with HMP's "Error: " prefix; nothing is called.
+    f.calls.clear();
+    assert_eq!(
+        run(&mut f, "object_add nosuch,id=x"),
+        "Error: Parameter 'qom-type' does not accept value 'nosuch'\n"
+    );
+    assert_eq!(
+        run(&mut f, "object_add userstore,id=u0,refresh=maybe"),
+        "Error: Parameter 'refresh' expects 'on' or 'off'\n"
+    );
+    assert_eq!(
+        run(&mut f, "object_add userstore,id=u0"),
+        "Error: Parameter 'filename' is missing\n"
+    );
+    assert!(f.calls.is_empty(), "{:?}", f.calls);
+    f.fail = Some("object 'u0' is in use, can not be deleted".into());
+    assert_eq!(
+        run(&mut f, "object_del u0"),
+        "Error: object 'u0' is in use, can not be deleted\n"
     );
 }
 
@@ -653,6 +712,26 @@ fn history_never_keeps_a_password() {
             Some("change ide1-cd0 /tmp/a.iso".to_owned()),
         ),
         ("info vnc".to_owned(), Some("info vnc".to_owned())),
+        (
+            format!("object_add secret,id=s0,data={SECRET}"),
+            Some("object_add ****".to_owned()),
+        ),
+        (
+            format!(r#"object_add {{"qom-type": "secret", "id": "s0", "data": "{SECRET}"}}"#),
+            Some("object_add ****".to_owned()),
+        ),
+        (
+            format!("object_add secret,id=s0,data=\"{SECRET}"),
+            Some("object_add ****".to_owned()),
+        ),
+        (
+            "object_add secret,id=s0,file=/run/pw".to_owned(),
+            Some("object_add secret,id=s0,file=/run/pw".to_owned()),
+        ),
+        (
+            "object_add userstore,id=u0,filename=/etc/users".to_owned(),
+            Some("object_add userstore,id=u0,filename=/etc/users".to_owned()),
+        ),
         ("bogus words".to_owned(), Some("bogus words".to_owned())),
         ("   ".to_owned(), None),
         (String::new(), None),
