@@ -781,9 +781,12 @@ def gvnccapture(
     out: Path,
     timeout: float = CLIENT_TIMEOUT,
     env: Optional[dict[str, str]] = None,
+    username: Optional[str] = None,
 ) -> ClientRun:
     """Runs `gvnccapture --debug 127.0.0.1:DISPLAY OUT` on a pty and types `password` at its
-    prompt once it has turned echo off (typing earlier is flushed by its TCSAFLUSH).
+    prompt once it has turned echo off (typing earlier is flushed by its TCSAFLUSH); with
+    `username` (VeNCrypt Plain), that goes first at its `Username:` prompt (echo on).
+    gvnccapture reads each answer with a 100-byte fgets: keep them under 98 characters.
 
     `env`, when given, is the client's whole environment (default: ours)."""
     program = require_program("gvnccapture")
@@ -803,6 +806,7 @@ def gvnccapture(
     fcntl.fcntl(master, fcntl.F_SETFL, fl | os.O_NONBLOCK)
     log = b""
     typed = False
+    typed_user = username is None
     try:
         while True:
             r, _, _ = select.select([master], [], [], 0.02)
@@ -814,7 +818,10 @@ def gvnccapture(
                         raise
                     chunk = b""
                 log += chunk
-            if not typed and password is not None and b"Password:" in log:
+            if not typed_user and b"Username:" in log:
+                os.write(master, username.encode() + b"\n")
+                typed_user = True
+            if typed_user and not typed and password is not None and b"Password:" in log:
                 lflag = termios.tcgetattr(master)[3]
                 if not lflag & termios.ECHO:
                     os.write(master, password.encode() + b"\n")

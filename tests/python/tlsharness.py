@@ -692,3 +692,78 @@ def second_certs(tmp_path_factory) -> Certs:
     if "second" not in _certs_cache:
         _certs_cache["second"] = make_certs(tmp_path_factory.mktemp("certs2"))
     return _certs_cache["second"]
+
+
+# --- VeNCrypt Plain against a userstore (Porthole extension) -------------------------------
+
+#: The VeNCrypt Plain subtypes Porthole offers with `userstore=`: anonymous TLS, X.509.
+TLS_PLAIN = 259
+X509_PLAIN = 262
+#: Longest one porthole-passwd run may take (one hash with the default parameters).
+PASSWD_TIMEOUT = 60.0
+
+
+def userstore_object(filename: Path, id: str = "users0", refresh: Optional[bool] = None) -> str:
+    """`-object` argument of a userstore (refresh left to its default unless given)."""
+    arg = f"userstore,id={id},filename={str(filename).replace(',', ',,')}"
+    if refresh is not None:
+        arg += f",refresh={'on' if refresh else 'off'}"
+    return arg
+
+
+def porthole_passwd_bin() -> Path:
+    """porthole-passwd, built next to the porthole binary under test."""
+    tool = harness.porthole_bin().parent / "porthole-passwd"
+    if not tool.is_file():
+        pytest.fail(f"{tool} not found: run `cargo build --release -p crypto` (it is built next "
+                    "to porthole)", pytrace=False)
+    return tool
+
+
+def porthole_passwd(store: Path, user: str, password: Optional[str] = None, delete: bool = False,
+                    scrypt: bool = False, check: bool = True) -> subprocess.CompletedProcess:
+    """Runs `porthole-passwd [--delete|--scrypt] STORE USER` with the password as the first
+    line of stdin (not a terminal). With `check`, it must exit 0 and must not echo the
+    password."""
+    argv = [str(porthole_passwd_bin())]
+    argv += ["--delete"] if delete else []
+    argv += ["--scrypt"] if scrypt else []
+    argv += [str(store), user]
+    stdin = b"" if password is None else password.encode() + b"\n"
+    proc = subprocess.run(argv, input=stdin, capture_output=True, timeout=PASSWD_TIMEOUT)
+    if check:
+        out = proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace")
+        assert proc.returncode == 0, f"{argv} exited {proc.returncode}:\n{out}"
+        assert not password or password not in out, f"porthole-passwd echoed the password: {out}"
+    return proc
+
+
+def pbkdf2_entry(user: str, password: str, iterations: int) -> str:
+    """A user store line made here (not by porthole-passwd): pbkdf2-sha256 with
+    `iterations` rounds, a random 16-byte salt and a 32-byte hash, base64 with padding."""
+    import base64
+    import hashlib
+
+    salt = os.urandom(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations, 32)
+    b64 = base64.b64encode
+    return f"{user}:pbkdf2-sha256:i={iterations}:{b64(salt).decode()}:{b64(digest).decode()}\n"
+
+
+def plain_credentials(user: bytes, password: bytes) -> bytes:
+    """VeNCrypt Plain's message: u32 user length, u32 password length (big-endian), then
+    the user name and the password."""
+    return struct.pack(">II", len(user), len(password)) + user + password
+
+
+def gvnccapture_userpass(display: int, root: Path, username: str, password: str,
+                         timeout: float = harness.CLIENT_TIMEOUT,
+                         **files: Optional[Path]) -> tuple[harness.ClientRun, Path]:
+    """gvnccapture to 127.0.0.1:DISPLAY with a private ~/.pki (see gvnccapture_pki),
+    answering its user name and password prompts (VeNCrypt Plain)."""
+    root.mkdir(parents=True, exist_ok=True)
+    env = pki_home(root, **files)
+    shot = root / "shot.png"
+    run = harness.gvnccapture(display, password, shot, timeout=timeout, env=env,
+                              username=username)
+    return run, shot

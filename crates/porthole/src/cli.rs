@@ -585,8 +585,13 @@ fn vnc_spec(o: &Opts) -> Result<VncSpec> {
     let userstore = o.get("userstore").map(str::to_owned);
     let auth = if userstore.is_some() {
         if password || password_secret.is_some() {
+            let other = if password {
+                "password"
+            } else {
+                "password-secret"
+            };
             bail!(
-                "'userstore' and 'password' are mutually exclusive: a display checks either \
+                "'userstore' and '{other}' are mutually exclusive: a display checks either \
                  the VNC password or user names and passwords"
             );
         }

@@ -10,7 +10,8 @@
 //! memory or the loop).
 
 use std::sync::Arc;
-use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Sender};
 
 use crypto::userstore::UserStoreFile;
 use zeroize::Zeroizing;
@@ -40,24 +41,28 @@ struct Job {
     reply: Reply,
 }
 
-/// The worker thread and its bounded queue. The thread ends when this is dropped.
+/// The worker thread and its queue, bounded by a count of the checks queued or running
+/// (exact, unlike a channel's capacity, which does not count the job being checked). The
+/// thread ends when this is dropped.
 pub(crate) struct PlainChecker {
-    tx: SyncSender<Job>,
+    tx: Sender<Job>,
+    pending: Arc<AtomicUsize>,
 }
 
 impl PlainChecker {
     /// Starts the worker (after `-daemonize`'s fork: only when a first login arrives).
     pub(crate) fn spawn() -> std::io::Result<Self> {
-        // The running job is not in the channel: it holds one fewer.
-        let (tx, rx) = mpsc::sync_channel::<Job>(MAX_PENDING_PLAIN_CHECKS - 1);
+        let (tx, rx) = mpsc::channel::<Job>();
+        let pending = Arc::new(AtomicUsize::new(0));
+        let done = Arc::clone(&pending);
         std::thread::Builder::new()
             .name("vnc-plain-auth".into())
             .spawn(move || {
                 for job in rx {
-                    run(job);
+                    run(job, &done);
                 }
             })?;
-        Ok(Self { tx })
+        Ok(Self { tx, pending })
     }
 
     /// Queues a check. `Err(reason)` when the queue is full or the worker is gone; the
@@ -69,29 +74,30 @@ impl PlainChecker {
         password: Zeroizing<Vec<u8>>,
         reply: Reply,
     ) -> Result<(), &'static str> {
+        // Only the loop thread adds; the worker only subtracts.
+        if self.pending.load(Ordering::Acquire) >= MAX_PENDING_PLAIN_CHECKS {
+            log::warn!(
+                "VNC: {MAX_PENDING_PLAIN_CHECKS} Plain logins are being checked already; refusing one"
+            );
+            return Err(BUSY_REASON);
+        }
+        self.pending.fetch_add(1, Ordering::AcqRel);
         let job = Job {
             store,
             username,
             password,
             reply,
         };
-        match self.tx.try_send(job) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => {
-                log::warn!(
-                    "VNC: {MAX_PENDING_PLAIN_CHECKS} Plain logins are being checked already; refusing one"
-                );
-                Err(BUSY_REASON)
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                log::error!("VNC: the Plain login worker is gone");
-                Err("Authentication failed")
-            }
+        if self.tx.send(job).is_err() {
+            self.pending.fetch_sub(1, Ordering::AcqRel);
+            log::error!("VNC: the Plain login worker is gone");
+            return Err("Authentication failed");
         }
+        Ok(())
     }
 }
 
-fn run(job: Job) {
+fn run(job: Job, pending: &AtomicUsize) {
     let Job {
         store,
         username,
@@ -117,6 +123,8 @@ fn run(job: Job) {
     }
     let ok = store.verify(&username, &password);
     drop(password);
+    // The slot is free before the verdict goes out.
+    pending.fetch_sub(1, Ordering::AcqRel);
     reply(ok);
 }
 
@@ -202,8 +210,9 @@ mod tests {
             assert!(accepted <= MAX_PENDING_PLAIN_CHECKS, "queue is unbounded");
         };
         assert_eq!(refused, BUSY_REASON);
-        // One running plus the queued ones: the documented bound.
-        assert_eq!(accepted + 1, MAX_PENDING_PLAIN_CHECKS);
+        // The first check is done (its slot is free) and holds the worker in its reply:
+        // exactly the documented number wait.
+        assert_eq!(accepted, MAX_PENDING_PLAIN_CHECKS);
         release_tx.send(()).unwrap();
     }
 }
