@@ -583,6 +583,7 @@ fn vnc_spec(o: &Opts) -> Result<VncSpec> {
         bail!("VNC password auth: 'password' flag is redundant with 'password-secret'");
     }
     let userstore = o.get("userstore").map(str::to_owned);
+    let tls_creds = o.get("tls-creds").map(str::to_owned);
     let auth = if userstore.is_some() {
         if password || password_secret.is_some() {
             let other = if password {
@@ -595,7 +596,7 @@ fn vnc_spec(o: &Opts) -> Result<VncSpec> {
                  the VNC password or user names and passwords"
             );
         }
-        if o.get("tls-creds").is_none() {
+        if tls_creds.is_none() {
             bail!(
                 "'userstore' needs 'tls-creds': VeNCrypt Plain sends the password, and \
                  Porthole never offers it without TLS"
@@ -631,7 +632,7 @@ fn vnc_spec(o: &Opts) -> Result<VncSpec> {
         listen,
         auth,
         password_secret,
-        tls_creds: o.get("tls-creds").map(str::to_owned),
+        tls_creds,
         tls_authz: o.get("tls-authz").map(str::to_owned),
         userstore,
         websocket,

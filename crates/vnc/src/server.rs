@@ -297,19 +297,17 @@ impl VncServer {
             return Err("Authentication failed");
         };
         let store = std::sync::Arc::clone(&plain.store);
-        if self.plain_checker.is_none() {
-            match crate::plain::PlainChecker::spawn() {
-                Ok(c) => self.plain_checker = Some(c),
+        let checker = match &mut self.plain_checker {
+            Some(c) => c,
+            slot @ None => match crate::plain::PlainChecker::spawn() {
+                Ok(c) => slot.insert(c),
                 Err(e) => {
                     log::error!("VNC: cannot start the Plain login worker: {e}");
                     return Err("Authentication failed");
                 }
-            }
-        }
-        match &self.plain_checker {
-            Some(c) => c.submit(store, username, password, reply),
-            None => Err("Authentication failed"),
-        }
+            },
+        };
+        checker.submit(store, username, password, reply)
     }
 
     /// Marks rectangles of the surface dirty for every initialised client; returns the keys to
