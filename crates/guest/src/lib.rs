@@ -23,6 +23,7 @@ pub mod bars;
 pub mod console;
 pub mod keyboard;
 pub mod text;
+pub mod workloads;
 
 /// The guest's view of the machine: port I/O and physical memory.
 ///
