@@ -3,7 +3,7 @@
 //! Design note:
 //! - A [`Surface`] is the one framebuffer a display source (the VGA card today) renders into:
 //!   `0x00RRGGBB` pixels, stride equal to the width, bounded by [`MAX_WIDTH`]×[`MAX_HEIGHT`]
-//!   (QEMU's VNC limits) *before* anything is allocated, because the size comes from the guest.
+//!   (the largest VBE mode) *before* anything is allocated, because the size comes from the guest.
 //! - A [`DirtyMap`] is per consumer (each VNC client owns one): a bitmap of [`TILE`]×[`TILE`]
 //!   tiles. [`DirtyMap::take_rects`] turns it into rectangles the QEMU way (runs along a tile
 //!   row, then merged downwards while the rows below have the same run dirty) and clamps every
@@ -27,10 +27,11 @@ pub use image::{ImageFormat, encode_png, encode_ppm, write_image};
 pub use rect::Rect;
 pub use surface::Surface;
 
-/// Widest surface accepted (QEMU's `VNC_MAX_WIDTH`).
-pub const MAX_WIDTH: u32 = 5120;
-/// Tallest surface accepted (QEMU's `VNC_MAX_HEIGHT`).
-pub const MAX_HEIGHT: u32 = 2160;
+/// Widest surface accepted: the largest Bochs VBE mode Porthole's VGA card offers (QEMU's VNC
+/// server stops at 5120).
+pub const MAX_WIDTH: u32 = 8192;
+/// Tallest surface accepted (QEMU's VNC server stops at 2160).
+pub const MAX_HEIGHT: u32 = 8192;
 
 /// Errors of the display layer.
 ///

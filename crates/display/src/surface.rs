@@ -14,7 +14,7 @@ fn checked_len(width: u32, height: u32) -> Result<usize, Error> {
     if width == 0 || height == 0 || width > MAX_WIDTH || height > MAX_HEIGHT {
         return Err(Error::InvalidSize { width, height });
     }
-    // Bounded above by 5120 × 2160, which fits any usize we build for.
+    // Bounded above by 8192 × 8192, which fits any usize we build for.
     usize::try_from(u64::from(width) * u64::from(height))
         .map_err(|_| Error::InvalidSize { width, height })
 }
@@ -139,7 +139,7 @@ mod tests {
         assert!(Surface::new(1, MAX_HEIGHT + 1).is_err());
         assert!(Surface::new(u32::MAX, u32::MAX).is_err());
         let s = Surface::new(MAX_WIDTH, MAX_HEIGHT).unwrap();
-        assert_eq!(s.pixels().len(), 5120 * 2160);
+        assert_eq!(s.pixels().len(), 8192 * 8192);
     }
 
     #[test]

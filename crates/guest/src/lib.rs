@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bars;
+pub mod bench;
 pub mod console;
 pub mod keyboard;
 pub mod text;
@@ -40,6 +41,26 @@ pub trait Bus {
     fn writeb(&mut self, addr: u32, v: u8);
     /// Reads a byte of physical memory.
     fn readb(&mut self, addr: u32) -> u8;
+    /// Writes a 16-bit I/O port (`out dx, ax`). By default two byte writes, low byte first;
+    /// 16-bit ports such as the Bochs VBE index/data pair override it.
+    fn outw(&mut self, port: u16, v: u16) {
+        let [lo, hi] = v.to_le_bytes();
+        self.outb(port, lo);
+        self.outb(port.wrapping_add(1), hi);
+    }
+    /// Reads a 16-bit I/O port (two byte reads by default).
+    fn inw(&mut self, port: u16) -> u16 {
+        let lo = self.inb(port);
+        let hi = self.inb(port.wrapping_add(1));
+        u16::from_le_bytes([lo, hi])
+    }
+    /// Writes consecutive bytes of physical memory (`rep movsb`); by default one byte at a
+    /// time. Buses with a linear framebuffer override it to copy whole runs.
+    fn write_bytes(&mut self, addr: u32, data: &[u8]) {
+        for (a, &b) in (addr..).zip(data) {
+            self.writeb(a, b);
+        }
+    }
 }
 
 /// What the boot screen tells the user about the machine.
@@ -56,14 +77,30 @@ pub struct BootInfo {
     pub lines: Vec<String>,
 }
 
-/// A built-in guest program.
-pub trait Guest {
+/// A built-in guest program. Guests are `Send` so that a machine may run one on a vCPU
+/// thread of its own.
+pub trait Guest: Send {
     /// The guest's name as given to [`new_guest`].
     fn name(&self) -> &'static str;
     /// Power-on or reset: program the hardware and draw the first screen.
     fn reset(&mut self, bus: &mut dyn Bus);
     /// One time slice at machine time `now_ms`.
     fn run(&mut self, bus: &mut dyn Bus, now_ms: u64);
+    /// Frames per second for a guest that draws at its own pace on a vCPU thread (one
+    /// [`run`](Self::run) per frame), or `None` for one run in time slices by the machine.
+    fn frame_rate(&self) -> Option<u32> {
+        None
+    }
+    /// Asks the guest to switch its screen to `width`×`height` (a viewer's SetDesktopSize,
+    /// QEMU's `dpy_set_ui_info`). Returns whether the guest takes such requests; the switch
+    /// itself happens in a later [`run`](Self::run).
+    fn request_mode(&mut self, _width: u32, _height: u32) -> bool {
+        false
+    }
+    /// Whether [`request_mode`](Self::request_mode) can ever succeed.
+    fn resizable(&self) -> bool {
+        false
+    }
 }
 
 /// The guests, as `(name, one-line description)`; the first is the default.
@@ -73,6 +110,11 @@ pub const GUESTS: &[(&str, &str)] = &[
         "boot screen and a line editor in VGA text mode (default)",
     ),
     ("bars", "the 16 text-mode colours as vertical bars"),
+    (
+        "bench",
+        "benchmark workloads on a Bochs VBE framebuffer, on thread vcpu0 \
+         (bench,workload=full|noise|scroll|box|static|text,width=W,height=H,fps=N)",
+    ),
 ];
 
 /// Name of the default guest.
@@ -103,6 +145,7 @@ pub fn new_guest(name: &str, info: BootInfo) -> Result<Box<dyn Guest>, Error> {
     match name {
         "console" => Ok(Box::new(console::Console::new(info))),
         "bars" => Ok(Box::new(bars::Bars::new(info))),
+        "bench" => Ok(Box::new(bench::Bench::new(bench::Config::default()))),
         _ => Err(Error::UnknownGuest {
             name: name.chars().take(MAX_NAME_IN_ERROR).collect(),
             choices: GUESTS
@@ -133,7 +176,7 @@ mod tests {
         let err = new_guest("doom", BootInfo::default()).err().unwrap();
         assert_eq!(
             err.to_string(),
-            "unknown guest 'doom' (choices: console, bars)"
+            "unknown guest 'doom' (choices: console, bars, bench)"
         );
         let long = "y".repeat(1000);
         let Err(Error::UnknownGuest { name, .. }) = new_guest(&long, BootInfo::default()) else {

@@ -27,7 +27,8 @@ pub const OPTIONS: &[OptionDef] = &[
                and password checked against a userstore object; Porthole extension),\n\
                websocket=on|PORT|HOST:PORT|unix:PATH (RFB over WebSocket for noVNC;\n\
                wss with tls-creds), websocket-origin=ORIGIN (allowlist, repeatable),\n\
-               connections=N (default 32), id=NAME",
+               connections=N (default 32), lossy=on|off (allow lossy encodings;\n\
+               Porthole has none yet), id=NAME",
     },
     OptionDef {
         name: "monitor",
@@ -94,8 +95,17 @@ pub const OPTIONS: &[OptionDef] = &[
     },
     OptionDef {
         name: "guest",
-        arg: Some("name"),
-        help: "built-in guest to run ('-guest help' lists them; default console)",
+        arg: Some("name[,opts]"),
+        help: "built-in guest to run ('-guest help' lists them; default console).\n\
+               bench,workload=W,width=N,height=N,fps=N: the benchmark workloads\n\
+               (full|noise|scroll|box|static|text; default scroll at 1024x768, 60 fps)\n\
+               on a Bochs VBE framebuffer, drawn by thread vcpu0; viewers may resize it",
+    },
+    OptionDef {
+        name: "global",
+        arg: Some("driver.prop=value"),
+        help: "device property; only VGA.vgamem_mb=N (video memory in MiB, 1-512,\n\
+               rounded up to a power of two; default 16) exists",
     },
     OptionDef {
         name: "daemonize",
@@ -195,6 +205,11 @@ const VNC_SPEC: OptsSpec = OptsSpec {
             help: "maximum number of clients",
         },
         Key {
+            name: "lossy",
+            kind: Kind::Bool,
+            help: "allow lossy encodings (none are implemented yet: raw only)",
+        },
+        Key {
             name: "id",
             kind: Kind::Id,
             help: "display id",
@@ -279,6 +294,8 @@ pub struct VncSpec {
     pub share: SharePolicy,
     /// Client limit.
     pub connections: usize,
+    /// `lossy=`: lossy encodings allowed (QEMU's option; kept for the encoders that use it).
+    pub lossy: bool,
 }
 
 /// Everything the command line asked for.
@@ -298,9 +315,141 @@ pub struct Config {
     /// `-S`.
     pub start_paused: bool,
     /// `-guest`.
-    pub guest: String,
+    pub guest: GuestSpec,
+    /// `-global VGA.vgamem_mb`.
+    pub vgamem_mb: u32,
     /// Secret objects.
     pub objects: Vec<ObjectSpec>,
+}
+
+/// The guest from `-guest`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GuestSpec {
+    /// A guest that takes no options, by name.
+    Named(String),
+    /// `bench` with its options.
+    Bench(guest::bench::Config),
+}
+
+const GUEST_BENCH_SPEC: OptsSpec = OptsSpec {
+    option: "guest",
+    implied: Some("guest"),
+    keys: &[
+        Key {
+            name: "guest",
+            kind: Kind::Str,
+            help: "guest name",
+        },
+        Key {
+            name: "workload",
+            kind: Kind::Str,
+            help: "full|noise|scroll|box|static|text",
+        },
+        Key {
+            name: "width",
+            kind: Kind::Number,
+            help: "mode width in pixels",
+        },
+        Key {
+            name: "height",
+            kind: Kind::Number,
+            help: "mode height in pixels",
+        },
+        Key {
+            name: "fps",
+            kind: Kind::Number,
+            help: "frames per second",
+        },
+    ],
+    repeatable: &[],
+};
+
+/// `-guest NAME[,opts]`.
+fn guest_spec(arg: &str) -> Result<std::result::Result<GuestSpec, String>> {
+    let name = arg.split(',').next().unwrap_or_default();
+    if !guest::GUESTS.iter().any(|(n, _)| *n == name) {
+        let names: Vec<&str> = guest::GUESTS.iter().map(|(n, _)| *n).collect();
+        bail!(
+            "-guest {arg}: unknown guest '{name}' (choices: {})",
+            names.join(", ")
+        );
+    }
+    if name != "bench" {
+        if name != arg {
+            bail!("-guest {arg}: guest '{name}' takes no options");
+        }
+        return Ok(Ok(GuestSpec::Named(name.to_owned())));
+    }
+    let o = match parse_opts(&GUEST_BENCH_SPEC, "guest", arg)? {
+        Ok(o) => o,
+        Err(help) => return Ok(Err(help)),
+    };
+    let mut cfg = guest::bench::Config::default();
+    if let Some(w) = o.get("workload") {
+        cfg.workload = guest::bench::BenchWorkload::from_name(w).ok_or_else(|| {
+            anyhow!(
+                "-guest {arg}: Parameter 'workload' does not accept value '{w}' ({})",
+                guest::bench::WORKLOAD_NAMES.join(", ")
+            )
+        })?;
+    }
+    let number = |key: &str, default: u32| -> Result<u32> {
+        match o.get_number(key) {
+            None => Ok(default),
+            Some(n) => u32::try_from(n)
+                .map_err(|_| anyhow!("-guest {arg}: Parameter '{key}' is out of range")),
+        }
+    };
+    cfg.width = number("width", cfg.width)?;
+    cfg.height = number("height", cfg.height)?;
+    cfg.fps = number("fps", cfg.fps)?;
+    if !(1..=guest::bench::MAX_FPS).contains(&cfg.fps) {
+        bail!(
+            "-guest {arg}: Parameter 'fps' must be 1 to {}",
+            guest::bench::MAX_FPS
+        );
+    }
+    guest::bench::check_size(cfg.width, cfg.height).map_err(|e| anyhow!("-guest {arg}: {e}"))?;
+    Ok(Ok(GuestSpec::Bench(cfg)))
+}
+
+/// `-global DRIVER.PROP=VALUE` or `-global driver=D,property=P,value=V`; only
+/// `VGA.vgamem_mb` exists.
+fn global(arg: &str) -> Result<u32> {
+    let (driver, prop, value) = if arg.starts_with("driver=") {
+        let o = qemuopts::parse_any(arg, None).map_err(|e| anyhow!("-global {arg}: {e}"))?;
+        (
+            o.get("driver").unwrap_or_default().to_owned(),
+            o.get("property").unwrap_or_default().to_owned(),
+            o.get("value").unwrap_or_default().to_owned(),
+        )
+    } else {
+        let (dp, value) = arg.split_once('=').ok_or_else(|| {
+            anyhow!("-global {arg}: Invalid parameter, expected DRIVER.PROPERTY=VALUE")
+        })?;
+        let (d, p) = dp.split_once('.').ok_or_else(|| {
+            anyhow!("-global {arg}: Invalid parameter, expected DRIVER.PROPERTY=VALUE")
+        })?;
+        (d.to_owned(), p.to_owned(), value.to_owned())
+    };
+    if driver != "VGA" {
+        bail!(
+            "-global {arg}: no device '{driver}' (Porthole's only device with properties is VGA)"
+        );
+    }
+    if prop != "vgamem_mb" {
+        bail!("-global {arg}: Property '{driver}.{prop}' not found");
+    }
+    let mb: u32 = value
+        .parse()
+        .map_err(|_| anyhow!("-global {arg}: Parameter 'vgamem_mb' expects uint32"))?;
+    if !(1..=vga::MAX_VGAMEM_MB).contains(&mb) {
+        bail!(
+            "-global {arg}: Invalid VGA memory size {mb} MiB (1 to {} MiB)",
+            vga::MAX_VGAMEM_MB
+        );
+    }
+    Ok(mb)
 }
 
 /// What `main` should do.
@@ -378,7 +527,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Action> {
     };
     let mut cfg_name = None;
     let mut start_paused = false;
-    let mut guest = guest::GUESTS[0].0.to_owned();
+    let mut guest = GuestSpec::Named(guest::DEFAULT_GUEST.to_owned());
+    let mut vgamem_mb = vga::DEFAULT_VGAMEM_MB;
     let mut objects: Vec<ObjectSpec> = Vec::new();
     for (def, arg) in items {
         let arg = arg.unwrap_or_default();
@@ -491,15 +641,12 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Action> {
                     }
                     return Ok(Action::Print(out));
                 }
-                if !guest::GUESTS.iter().any(|(n, _)| *n == arg) {
-                    let names: Vec<&str> = guest::GUESTS.iter().map(|(n, _)| *n).collect();
-                    bail!(
-                        "-guest {arg}: unknown guest '{arg}' (choices: {})",
-                        names.join(", ")
-                    );
-                }
-                guest = arg;
+                guest = match guest_spec(&arg)? {
+                    Ok(g) => g,
+                    Err(help) => return Ok(Action::Print(help)),
+                };
             }
+            "global" => vgamem_mb = global(&arg)?,
             other => bail!("-{other}: not handled"),
         }
     }
@@ -524,6 +671,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Action> {
             websocket_origins: None,
             share: SharePolicy::AllowExclusive,
             connections: 32,
+            lossy: false,
         }),
     };
     let mut monitors: Vec<MonitorSpec> = Vec::new();
@@ -560,6 +708,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Action> {
         name: cfg_name,
         start_paused,
         guest,
+        vgamem_mb,
         objects,
     })))
 }
@@ -646,6 +795,7 @@ fn vnc_spec(o: &Opts) -> Result<VncSpec> {
         },
         share,
         connections,
+        lossy: o.get_bool("lossy").unwrap_or(false),
     })
 }
 

@@ -57,7 +57,8 @@ fn run(args: impl Iterator<Item = String>) -> Result<ExitCode> {
         pidfile,
         name,
         start_paused,
-        guest: guest_name,
+        guest: guest_spec,
+        vgamem_mb,
         objects: object_specs,
     } = *config;
     // Fork before anything else exists (no thread may be running).
@@ -108,6 +109,9 @@ fn run(args: impl Iterator<Item = String>) -> Result<ExitCode> {
                 }
                 None => None,
             };
+            if s.lossy {
+                log::info!("-vnc lossy=on: lossy encodings allowed (none is implemented yet)");
+            }
             let config = VncConfig {
                 id: s.id,
                 listen: s.listen,
@@ -176,7 +180,11 @@ fn run(args: impl Iterator<Item = String>) -> Result<ExitCode> {
         name: name.clone(),
         lines,
     };
-    let machine = machine::Machine::new(&guest_name, info, start_paused)?;
+    let guest: Box<dyn guest::Guest> = match guest_spec {
+        cli::GuestSpec::Named(name) => guest::new_guest(&name, info)?,
+        cli::GuestSpec::Bench(cfg) => Box::new(guest::bench::Bench::new(cfg)),
+    };
+    let machine = machine::Machine::new(guest, vgamem_mb, start_paused)?;
     let (sw, sh) = (machine.surface().width(), machine.surface().height());
     vnc.surface_resized(sw, sh);
 
@@ -239,6 +247,17 @@ fn run(args: impl Iterator<Item = String>) -> Result<ExitCode> {
         },
     )?;
     world::start_ticker(&mut lp, &mut w)?;
+    // A guest with a vCPU thread starts now (after -daemonize's fork); each frame it draws
+    // is rendered and offered to the viewers at once.
+    let remote = lp.remote();
+    w.machine
+        .start(machine::coalescing_notifier(move |pending| {
+            let _ = remote.send(move |w: &mut World, ops| {
+                pending.store(false, std::sync::atomic::Ordering::Release);
+                world::refresh(w, ops, false);
+            });
+        }))
+        .context("starting the vCPU thread")?;
     log::info!("ready after {:?}", started.elapsed());
     if let Some(d) = daemon {
         d.ready()?;

@@ -25,9 +25,11 @@
 
 mod render;
 mod tables;
+mod vbe;
 
 pub use display::Rect;
 pub use render::Render;
+pub use vbe::*;
 
 use render::View;
 
@@ -92,6 +94,8 @@ pub struct Vga {
     font_dirty: bool,
     /// Plane offsets written since the last render, one bit per 64 offsets.
     vram_dirty: [u64; 16],
+    /// The Bochs VBE extension and the linear video memory.
+    vbe: vbe::Vbe,
     view: View,
 }
 
@@ -102,8 +106,15 @@ impl Default for Vga {
 }
 
 impl Vga {
-    /// A card at power-on, then [`reset`](Self::reset) to BIOS mode 3.
+    /// A card with the default 16 MiB of video memory at power-on, then
+    /// [`reset`](Self::reset) to BIOS mode 3.
     pub fn new() -> Self {
+        Self::with_vgamem_mb(DEFAULT_VGAMEM_MB)
+    }
+
+    /// A card with `mb` MiB of linear video memory, adjusted as QEMU adjusts `vgamem_mb`
+    /// ([`vgamem_bytes`]).
+    pub fn with_vgamem_mb(mb: u32) -> Self {
         let mut vga = Self {
             vram: vec![0; VRAM_SIZE],
             latch: [0; 4],
@@ -128,6 +139,7 @@ impl Vga {
             pel_mask: 0xFF,
             font_dirty: true,
             vram_dirty: [u64::MAX; 16],
+            vbe: vbe::Vbe::new(vgamem_bytes(mb)),
             view: View::default(),
         };
         vga.reset();
@@ -180,6 +192,7 @@ impl Vga {
 
         self.font_dirty = true;
         self.vram_dirty = [u64::MAX; 16];
+        self.vbe.reset();
         self.view = View::default();
     }
 
@@ -288,7 +301,7 @@ impl Vga {
                 self.dac_state = 0;
             }
             0x3C9 => {
-                self.dac_cache[usize::from(self.dac_sub)] = v & 0x3F;
+                self.dac_cache[usize::from(self.dac_sub)] = v;
                 self.dac_sub += 1;
                 if self.dac_sub == 3 {
                     let at = usize::from(self.dac_write_index) * 3;
@@ -351,7 +364,11 @@ impl Vga {
             return 0xFF;
         };
         let a = usize::try_from(a).unwrap_or(0);
-        if self.sr[4] & SR4_CHAIN4 != 0 {
+        if self.vbe.enabled() && self.sr[4] & SR4_CHAIN4 != 0 {
+            let mut b = [0xFF];
+            self.lfb_read(self.vbe.bank_offset + a, &mut b);
+            b[0]
+        } else if self.sr[4] & SR4_CHAIN4 != 0 {
             let plane = a & 3;
             self.vram[plane * PLANE_SIZE + ((a >> 2) & 0xFFFF)]
         } else if self.gr[5] & GR5_ODD_EVEN != 0 {
@@ -386,7 +403,10 @@ impl Vga {
         };
         let a = usize::try_from(a).unwrap_or(0);
         let map_mask = self.sr[2];
-        if self.sr[4] & SR4_CHAIN4 != 0 {
+        if self.vbe.enabled() && self.sr[4] & SR4_CHAIN4 != 0 {
+            // A VBE mode's banked window onto the linear video memory.
+            self.lfb_write(self.vbe.bank_offset + a, &[v]);
+        } else if self.sr[4] & SR4_CHAIN4 != 0 {
             let plane = a & 3;
             if map_mask & (1 << plane) != 0 {
                 let off = (a >> 2) & 0xFFFF;
@@ -462,3 +482,6 @@ impl Vga {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod vbe_tests;

@@ -30,6 +30,7 @@ enum Mode {
     Blank,
     Text,
     Graphics,
+    Vbe,
 }
 
 /// Everything that, when changed, forces a full text redraw.
@@ -73,6 +74,7 @@ pub(crate) struct View {
     text: Option<TextParams>,
     cells: Vec<u32>,
     graphics: Option<GraphicsParams>,
+    pub(crate) vbe: Option<crate::vbe::VbeParams>,
 }
 
 /// 6-bit DAC component → 8 bits.
@@ -81,7 +83,7 @@ fn c6_to_8(v: u8) -> u32 {
     (v << 2) | (v >> 4)
 }
 
-fn idx(v: u32) -> usize {
+pub(crate) fn idx(v: u32) -> usize {
     usize::try_from(v).unwrap_or(usize::MAX)
 }
 
@@ -110,6 +112,8 @@ impl Vga {
     fn display_mode(&self) -> Mode {
         if self.ar_index & 0x20 == 0 || self.sr[1] & 0x20 != 0 {
             Mode::Blank
+        } else if self.vbe_enabled() {
+            Mode::Vbe
         } else if self.gr[6] & 1 == 0 {
             Mode::Text
         } else {
@@ -170,7 +174,9 @@ impl Vga {
     /// rows × cell height; graphics: CRTC display width × display end). A blanked screen
     /// keeps the size of the mode underneath.
     pub fn mode_size(&self) -> (u32, u32) {
-        let (w, h) = if self.gr[6] & 1 == 0 {
+        let (w, h) = if self.vbe_enabled() {
+            self.vbe_size()
+        } else if self.gr[6] & 1 == 0 {
             let (cols, rows, cw, cheight) = self.text_geometry();
             (cols * cw, rows * cheight)
         } else {
@@ -235,6 +241,7 @@ impl Vga {
         if full {
             self.view.text = None;
             self.view.graphics = None;
+            self.view.vbe = None;
         }
         self.view.mode = Some(mode);
         self.view.size = (w, h);
@@ -250,9 +257,11 @@ impl Vga {
             }
             Mode::Text => self.render_text(surface, now_ms),
             Mode::Graphics => self.render_graphics(surface),
+            Mode::Vbe => self.render_vbe(surface),
         };
         self.font_dirty = false;
         self.vram_dirty = [0; 16];
+        self.vbe.clear_dirty();
         if resized {
             dirty = vec![surface.rect()];
         }

@@ -234,8 +234,9 @@ fn dac_read_write_auto_increment() {
     vga.port_write(0x3C7, 0xFE);
     assert_eq!(vga.port_read(0x3C7), 3); // read mode
     let got: Vec<u8> = (0..9).map(|_| vga.port_read(0x3C9)).collect();
-    // 6-bit components: 0x47 reads back as 0x07.
-    assert_eq!(got, vec![1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    // Stored whole, as QEMU does (a VBE 8-bit DAC uses all 8 bits; the 6-bit DAC ignores
+    // the top two when rendering).
+    assert_eq!(got, vec![1, 2, 3, 4, 5, 6, 0x47, 0x48, 0x49]);
     // Reading walks on to entry 1, untouched: the EGA blue.
     assert_eq!(
         (0..3).map(|_| vga.port_read(0x3C9)).collect::<Vec<_>>(),

@@ -1,0 +1,408 @@
+//! The "bench" guest: the frame workloads of the project's benchmark harness, drawn the way
+//! the harness's multiboot guest draws them under QEMU — a mode set through the Bochs VBE
+//! ports and pixels written to the linear framebuffer — or, for `text`, VGA text mode
+//! scrolling at `0xB8000`.
+//!
+//! The machine runs it on a vCPU thread of its own at [`Config::fps`] frames per second
+//! ([`Guest::frame_rate`]); each [`Guest::run`] draws one frame and writes only the
+//! rectangles the workload changed. A viewer's SetDesktopSize is honoured in graphics
+//! workloads: the next frame sets the new mode and starts the workload again at that size.
+
+use vga::{
+    LFB_BASE, VBE_ENABLED, VBE_INDEX_BPP, VBE_INDEX_ENABLE, VBE_INDEX_VIRT_WIDTH,
+    VBE_INDEX_X_OFFSET, VBE_INDEX_XRES, VBE_INDEX_Y_OFFSET, VBE_INDEX_YRES, VBE_LFB_ENABLED,
+    VBE_PORT_DATA, VBE_PORT_INDEX,
+};
+
+use crate::text::{self, COLS, ROWS, TEXT_BASE};
+use crate::workloads::{self, Kind, TextWorkload, Workload};
+use crate::{Bus, Guest};
+
+/// Default mode width.
+pub const DEFAULT_WIDTH: u32 = 1024;
+/// Default mode height.
+pub const DEFAULT_HEIGHT: u32 = 768;
+/// Default frame rate.
+pub const DEFAULT_FPS: u32 = 60;
+/// Highest frame rate accepted.
+pub const MAX_FPS: u32 = 1000;
+/// Widest mode the guest asks for (the card's VBE limit).
+pub const MAX_WIDTH: u32 = 8192;
+/// Tallest mode the guest asks for.
+pub const MAX_HEIGHT: u32 = 8192;
+
+/// What the guest draws.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BenchWorkload {
+    /// A framebuffer workload.
+    Graphics(Kind),
+    /// VGA text mode, one new line per frame.
+    Text,
+}
+
+/// The guest's options (`-guest bench,workload=...,width=...,height=...,fps=...`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The workload.
+    pub workload: BenchWorkload,
+    /// Mode width in pixels (graphics workloads).
+    pub width: u32,
+    /// Mode height in pixels.
+    pub height: u32,
+    /// Frames per second.
+    pub fps: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            workload: BenchWorkload::Graphics(Kind::Scroll),
+            width: DEFAULT_WIDTH,
+            height: DEFAULT_HEIGHT,
+            fps: DEFAULT_FPS,
+        }
+    }
+}
+
+/// The workload names, as `-guest bench,workload=` takes them.
+pub const WORKLOAD_NAMES: &[&str] = &["full", "noise", "scroll", "box", "static", "text"];
+
+impl BenchWorkload {
+    /// Parses a workload name.
+    pub fn from_name(s: &str) -> Option<Self> {
+        if s == "text" {
+            return Some(Self::Text);
+        }
+        Kind::from_name(s).map(Self::Graphics)
+    }
+}
+
+/// Why a size cannot be a mode of this guest.
+pub fn check_size(width: u32, height: u32) -> Result<(), String> {
+    if !(workloads::MIN_WIDTH..=MAX_WIDTH).contains(&width) {
+        return Err(format!(
+            "width {width} is outside {}..={MAX_WIDTH}",
+            workloads::MIN_WIDTH
+        ));
+    }
+    if !(workloads::MIN_HEIGHT..=MAX_HEIGHT).contains(&height) {
+        return Err(format!(
+            "height {height} is outside {}..={MAX_HEIGHT}",
+            workloads::MIN_HEIGHT
+        ));
+    }
+    Ok(())
+}
+
+/// The bench guest.
+pub struct Bench {
+    cfg: Config,
+    /// The graphics workload and the mode it runs in.
+    gfx: Option<Workload>,
+    text: TextWorkload,
+    /// What the text screen shows (attribute << 8 | character).
+    cells: Box<[u16; COLS * ROWS]>,
+    /// A mode asked for by a viewer, applied at the next frame.
+    pending_mode: Option<(u32, u32)>,
+    /// The whole frame must be written (after a reset or a mode change).
+    full: bool,
+    /// One scan line as bytes, reused.
+    row: Vec<u8>,
+}
+
+impl std::fmt::Debug for Bench {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bench")
+            .field("cfg", &self.cfg)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Bench {
+    /// A bench guest with these options.
+    #[must_use]
+    pub fn new(cfg: Config) -> Self {
+        Self {
+            cfg,
+            gfx: None,
+            text: TextWorkload::new(),
+            cells: Box::new([0x0720; COLS * ROWS]),
+            pending_mode: None,
+            full: true,
+            row: Vec::new(),
+        }
+    }
+
+    /// Sets a 32 bpp VBE mode the way the harness's guest does and returns the size the card
+    /// accepted.
+    fn set_mode(bus: &mut dyn Bus, width: u32, height: u32) -> (u32, u32) {
+        let w16 = u16::try_from(width).unwrap_or(u16::MAX);
+        let h16 = u16::try_from(height).unwrap_or(u16::MAX);
+        let reg = |bus: &mut dyn Bus, index: u16, v: u16| {
+            bus.outw(VBE_PORT_INDEX, index);
+            bus.outw(VBE_PORT_DATA, v);
+        };
+        reg(bus, VBE_INDEX_ENABLE, 0);
+        reg(bus, VBE_INDEX_XRES, w16);
+        reg(bus, VBE_INDEX_YRES, h16);
+        reg(bus, VBE_INDEX_BPP, 32);
+        reg(bus, VBE_INDEX_ENABLE, VBE_ENABLED | VBE_LFB_ENABLED);
+        reg(bus, VBE_INDEX_VIRT_WIDTH, w16);
+        reg(bus, VBE_INDEX_X_OFFSET, 0);
+        reg(bus, VBE_INDEX_Y_OFFSET, 0);
+        let get = |bus: &mut dyn Bus, index: u16| {
+            bus.outw(VBE_PORT_INDEX, index);
+            u32::from(bus.inw(VBE_PORT_DATA))
+        };
+        (get(bus, VBE_INDEX_XRES), get(bus, VBE_INDEX_YRES))
+    }
+
+    fn start_graphics(&mut self, bus: &mut dyn Bus, kind: Kind, width: u32, height: u32) {
+        let (w, h) = Self::set_mode(bus, width, height);
+        // The card may give less than asked for (too little video memory); draw what it shows.
+        let (w, h) = (w.max(workloads::MIN_WIDTH), h.max(workloads::MIN_HEIGHT));
+        self.gfx = Some(Workload::new(kind, w, h));
+        self.full = true;
+    }
+
+    /// Writes rows `y0..y1`, columns `x0..x1` of the workload's frame to the framebuffer.
+    fn flush(&mut self, bus: &mut dyn Bus, x0: u32, y0: u32, w: u32, h: u32) {
+        let Some(wl) = &self.gfx else {
+            return;
+        };
+        let pitch = usize::try_from(wl.width()).unwrap_or(0);
+        let px = wl.pixels();
+        let (x0, w) = (to_usize(x0), to_usize(w));
+        for y in y0..y0.saturating_add(h).min(wl.height()) {
+            let start = to_usize(y) * pitch + x0;
+            let Some(src) = px.get(start..start + w) else {
+                continue;
+            };
+            self.row.clear();
+            self.row.extend(src.iter().flat_map(|p| p.to_le_bytes()));
+            let addr = u32::try_from(start * 4)
+                .ok()
+                .and_then(|o| LFB_BASE.checked_add(o));
+            if let Some(addr) = addr {
+                bus.write_bytes(addr, &self.row);
+            }
+        }
+    }
+
+    fn draw_text(&mut self, bus: &mut dyn Bus, old: &[u16; COLS * ROWS]) {
+        for (i, (&new, &was)) in self.cells.iter().zip(old.iter()).enumerate() {
+            if new != was || self.full {
+                let at = TEXT_BASE + u32::try_from(i * 2).unwrap_or(0);
+                let [ch, attr] = new.to_le_bytes();
+                bus.writeb(at, ch);
+                bus.writeb(at + 1, attr);
+            }
+        }
+    }
+}
+
+fn to_usize(v: u32) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+
+impl Guest for Bench {
+    fn name(&self) -> &'static str {
+        "bench"
+    }
+
+    fn reset(&mut self, bus: &mut dyn Bus) {
+        self.pending_mode = None;
+        self.full = true;
+        match self.cfg.workload {
+            BenchWorkload::Text => {
+                text::set_mode3(bus, false);
+                text::load_font(bus, vga::FONT_8X16);
+                self.text = TextWorkload::new();
+                self.cells.fill(0x0720);
+                let old = *self.cells;
+                self.draw_text(bus, &old);
+            }
+            BenchWorkload::Graphics(kind) => {
+                self.start_graphics(bus, kind, self.cfg.width, self.cfg.height);
+            }
+        }
+        self.run_flush(bus);
+    }
+
+    fn run(&mut self, bus: &mut dyn Bus, _now_ms: u64) {
+        if let (Some((w, h)), BenchWorkload::Graphics(kind)) =
+            (self.pending_mode.take(), self.cfg.workload)
+        {
+            self.start_graphics(bus, kind, w, h);
+        } else {
+            match self.cfg.workload {
+                BenchWorkload::Text => {
+                    let old = *self.cells;
+                    self.text.step(&mut self.cells);
+                    self.draw_text(bus, &old);
+                    self.full = false;
+                    return;
+                }
+                BenchWorkload::Graphics(_) => {
+                    if let Some(wl) = &mut self.gfx {
+                        wl.step();
+                    }
+                }
+            }
+        }
+        self.run_flush(bus);
+    }
+
+    fn frame_rate(&self) -> Option<u32> {
+        Some(self.cfg.fps)
+    }
+
+    fn request_mode(&mut self, width: u32, height: u32) -> bool {
+        if !self.resizable() || check_size(width, height).is_err() {
+            return false;
+        }
+        self.pending_mode = Some((width, height));
+        true
+    }
+
+    fn resizable(&self) -> bool {
+        matches!(self.cfg.workload, BenchWorkload::Graphics(_))
+    }
+}
+
+impl Bench {
+    /// Writes what the last step changed (everything after a mode set).
+    fn run_flush(&mut self, bus: &mut dyn Bus) {
+        let Some(wl) = &self.gfx else {
+            return;
+        };
+        let rects: Vec<(u32, u32, u32, u32)> = if self.full {
+            vec![(0, 0, wl.width(), wl.height())]
+        } else {
+            wl.dirty().iter().map(|r| (r.x, r.y, r.w, r.h)).collect()
+        };
+        for (x, y, w, h) in rects {
+            self.flush(bus, x, y, w, h);
+        }
+        self.full = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bus with a VGA card and its framebuffer at [`LFB_BASE`], as the machine wires it.
+    struct CardBus {
+        vga: vga::Vga,
+    }
+
+    impl Bus for CardBus {
+        fn outb(&mut self, port: u16, v: u8) {
+            self.vga.port_write(port, v);
+        }
+        fn inb(&mut self, port: u16) -> u8 {
+            self.vga.port_read(port)
+        }
+        fn writeb(&mut self, addr: u32, v: u8) {
+            self.write_bytes(addr, &[v]);
+        }
+        fn readb(&mut self, addr: u32) -> u8 {
+            self.vga.mem_read(addr)
+        }
+        fn outw(&mut self, port: u16, v: u16) {
+            self.vga.vbe_write(port, v);
+        }
+        fn inw(&mut self, port: u16) -> u16 {
+            self.vga.vbe_read(port)
+        }
+        fn write_bytes(&mut self, addr: u32, data: &[u8]) {
+            if addr >= LFB_BASE {
+                self.vga
+                    .lfb_write(usize::try_from(addr - LFB_BASE).unwrap(), data);
+            } else {
+                for (a, &b) in (addr..).zip(data) {
+                    self.vga.mem_write(a, b);
+                }
+            }
+        }
+    }
+
+    fn frame_of(bus: &mut CardBus) -> display::Surface {
+        let mut s = display::Surface::new(1, 1).unwrap();
+        bus.vga.render(&mut s, 0);
+        s
+    }
+
+    #[test]
+    fn every_graphics_workload_shows_the_generator_frames() {
+        for kind in Kind::ALL {
+            let cfg = Config {
+                workload: BenchWorkload::Graphics(kind),
+                width: 320,
+                height: 200,
+                fps: 60,
+            };
+            let mut g = Bench::new(cfg);
+            let mut reference = Workload::new(kind, 320, 200);
+            let mut bus = CardBus {
+                vga: vga::Vga::new(),
+            };
+            g.reset(&mut bus);
+            for frame in 0..4 {
+                let s = frame_of(&mut bus);
+                assert_eq!((s.width(), s.height()), (320, 200), "{kind:?}");
+                assert_eq!(s.pixels(), reference.pixels(), "{kind:?} frame {frame}");
+                g.run(&mut bus, 0);
+                reference.step();
+            }
+        }
+    }
+
+    #[test]
+    fn a_requested_mode_restarts_the_workload_at_that_size() {
+        let mut g = Bench::new(Config {
+            workload: BenchWorkload::Graphics(Kind::Box),
+            ..Config::default()
+        });
+        let mut bus = CardBus {
+            vga: vga::Vga::new(),
+        };
+        g.reset(&mut bus);
+        assert!(g.resizable());
+        assert!(!g.request_mode(0, 0));
+        assert!(!g.request_mode(MAX_WIDTH + 8, 600));
+        assert!(g.request_mode(800, 600));
+        g.run(&mut bus, 0);
+        let s = frame_of(&mut bus);
+        assert_eq!((s.width(), s.height()), (800, 600));
+        assert_eq!(s.pixels(), Workload::new(Kind::Box, 800, 600).pixels());
+    }
+
+    #[test]
+    fn text_workload_scrolls_text_mode_and_cannot_resize() {
+        let mut g = Bench::new(Config {
+            workload: BenchWorkload::Text,
+            ..Config::default()
+        });
+        let mut bus = CardBus {
+            vga: vga::Vga::new(),
+        };
+        g.reset(&mut bus);
+        assert!(!g.resizable());
+        assert!(!g.request_mode(1024, 768));
+        let mut cells = [0x0720u16; COLS * ROWS];
+        let mut reference = TextWorkload::new();
+        for _ in 0..30 {
+            g.run(&mut bus, 0);
+            reference.step(&mut cells);
+        }
+        assert_eq!(frame_of(&mut bus).width(), 720);
+        for (i, c) in cells.iter().enumerate() {
+            let at = TEXT_BASE + u32::try_from(i * 2).unwrap();
+            let [ch, attr] = c.to_le_bytes();
+            assert_eq!(bus.vga.mem_read(at), ch, "cell {i}");
+            assert_eq!(bus.vga.mem_read(at + 1), attr, "cell {i}");
+        }
+    }
+}
