@@ -151,6 +151,9 @@ fn scale_channel(c: u8, max: u16) -> u32 {
 pub(crate) struct Converter {
     pf: PixelFormat,
     native: bool,
+    /// For 32 bpp formats whose channels are whole bytes (max 255, shifts 0/8/16/24): the
+    /// shifts, so a pixel is a byte shuffle without table lookups.
+    byte_shifts: Option<(u32, u32, u32)>,
     red: [u32; 256],
     green: [u32; 256],
     blue: [u32; 256],
@@ -166,9 +169,22 @@ impl Converter {
                     .unwrap_or(0)
             })
         };
+        let byte_shift = |max: u16, shift: u8| max == 255 && shift % 8 == 0 && shift <= 24;
+        let byte_shifts = (pf.bpp == 32
+            && byte_shift(pf.red_max, pf.red_shift)
+            && byte_shift(pf.green_max, pf.green_shift)
+            && byte_shift(pf.blue_max, pf.blue_shift))
+        .then(|| {
+            (
+                u32::from(pf.red_shift),
+                u32::from(pf.green_shift),
+                u32::from(pf.blue_shift),
+            )
+        });
         Converter {
             pf,
             native: pf == PixelFormat::NATIVE,
+            byte_shifts,
             red: table(pf.red_max, pf.red_shift),
             green: table(pf.green_max, pf.green_shift),
             blue: table(pf.blue_max, pf.blue_shift),
@@ -188,8 +204,25 @@ impl Converter {
     /// Appends the wire bytes for `pixels` to `out`.
     pub(crate) fn write_pixels(&self, pixels: &[u32], out: &mut Vec<u8>) {
         if self.native {
-            for &p in pixels {
-                out.extend_from_slice(&(p & 0x00ff_ffff).to_le_bytes());
+            // One resize and a fixed-size copy per pixel: the loop vectorizes.
+            let start = out.len();
+            out.resize(start + pixels.len() * 4, 0);
+            for (dst, &p) in out[start..].chunks_exact_mut(4).zip(pixels) {
+                dst.copy_from_slice(&(p & 0x00ff_ffff).to_le_bytes());
+            }
+            return;
+        }
+        if let Some((rs, gs, bs)) = self.byte_shifts {
+            let big = self.pf.big_endian;
+            let start = out.len();
+            out.resize(start + pixels.len() * 4, 0);
+            for (dst, &p) in out[start..].chunks_exact_mut(4).zip(pixels) {
+                let v = ((p >> 16) & 0xFF) << rs | ((p >> 8) & 0xFF) << gs | (p & 0xFF) << bs;
+                dst.copy_from_slice(&if big {
+                    v.to_be_bytes()
+                } else {
+                    v.to_le_bytes()
+                });
             }
             return;
         }
@@ -226,6 +259,42 @@ impl core::fmt::Debug for Converter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_aligned_32bpp_formats_take_the_shuffle_path_with_the_same_bytes() {
+        // libvncclient's default (RGB in the low bytes), BGR, big-endian, channels at 8/16/24.
+        let pixels: Vec<u32> = (0..4096u32)
+            .map(|i| i.wrapping_mul(0x9E37_79B9) & 0x00FF_FFFF)
+            .collect();
+        for (big, rs, gs, bs) in [
+            (false, 0, 8, 16),
+            (false, 16, 8, 0),
+            (true, 16, 8, 0),
+            (true, 24, 16, 8),
+        ] {
+            let mut b = PixelFormat::NATIVE.to_bytes();
+            b[2] = u8::from(big);
+            b[10] = rs;
+            b[11] = gs;
+            b[12] = bs;
+            let pf = PixelFormat::parse(&b).unwrap();
+            let conv = Converter::new(pf);
+            assert!(conv.byte_shifts.is_some() || conv.native);
+            let mut fast = Vec::new();
+            conv.write_pixels(&pixels, &mut fast);
+            // The table path, one pixel at a time.
+            let mut slow = Vec::new();
+            for &p in &pixels {
+                let v = conv.value(p);
+                slow.extend_from_slice(&if big {
+                    v.to_be_bytes()
+                } else {
+                    v.to_le_bytes()
+                });
+            }
+            assert_eq!(fast, slow, "big={big} shifts={rs}/{gs}/{bs}");
+        }
+    }
 
     #[test]
     fn native_round_trips() {

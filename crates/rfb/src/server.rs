@@ -496,6 +496,17 @@ impl ServerSession {
         out
     }
 
+    /// Gives an emptied buffer back for the next output, so that large updates reuse its
+    /// allocation instead of growing a new one (and faulting in its pages) every time. Ignored
+    /// while output is queued.
+    pub fn recycle_output(&mut self, mut buf: Vec<u8>) {
+        if self.out.is_empty() && buf.capacity() > self.out.capacity() {
+            buf.clear();
+            self.out = buf;
+            self.out_pos = 0;
+        }
+    }
+
     /// Whether output is queued.
     #[must_use]
     pub fn has_output(&self) -> bool {

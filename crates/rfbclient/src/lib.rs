@@ -10,7 +10,7 @@
 //!
 //! Every length the server controls is bounded before allocation: the desktop
 //! name and reasons ([`MAX_STRING_LEN`]), cut text ([`MAX_CUT_TEXT_LEN`]) and the
-//! framebuffer ([`MAX_WIDTH`] × [`MAX_HEIGHT`], QEMU's limits). Rectangles must
+//! framebuffer ([`MAX_WIDTH`] × [`MAX_HEIGHT`], the largest VBE mode). Rectangles must
 //! lie inside the framebuffer.
 //!
 //! The local framebuffer holds one `u32` per pixel: the pixel value in the
@@ -24,10 +24,12 @@ use std::time::{Duration, Instant};
 
 use rfb::PixelFormat;
 
-/// Widest framebuffer accepted from the server (QEMU's `VNC_MAX_WIDTH`).
-pub const MAX_WIDTH: u16 = 5120;
-/// Tallest framebuffer accepted from the server (QEMU's `VNC_MAX_HEIGHT`).
-pub const MAX_HEIGHT: u16 = 2160;
+/// Widest framebuffer accepted from the server (Porthole's largest VBE mode; QEMU stops at
+/// 5120).
+pub const MAX_WIDTH: u16 = 8192;
+/// Tallest framebuffer accepted from the server (Porthole's largest VBE mode; QEMU stops at
+/// 2160).
+pub const MAX_HEIGHT: u16 = 8192;
 /// Longest desktop name or failure reason accepted, in bytes.
 pub const MAX_STRING_LEN: u32 = 4096;
 /// Longest ServerCutText accepted, in bytes.

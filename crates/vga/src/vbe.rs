@@ -434,6 +434,10 @@ impl Vga {
             },
         };
         let full = self.view.vbe.as_ref() != Some(&params);
+        if !full && self.vbe.dirty.iter().all(|&w| w == 0) {
+            // A static screen costs one look at the dirty log.
+            return Vec::new();
+        }
         let bytes_pp = usize::from(self.vbe.bits()).div_ceil(8).max(1);
         let w = crate::render::idx(width);
         let mut rects = RectMerger::default();

@@ -160,13 +160,19 @@ impl<S: VncHost> ClientHandler<S> {
             None => session_out,
         };
         if o.is_empty() {
+            self.session.recycle_output(o);
             return;
         }
-        if self.out_pos > 0 && self.out_pos == self.out.len() {
-            self.out.clear();
+        if self.out_pos == self.out.len() {
+            // Everything queued before was written: the new output becomes the queue as it
+            // is, and the old queue's allocation goes back to the session.
+            let old = std::mem::replace(&mut self.out, o);
             self.out_pos = 0;
+            self.session.recycle_output(old);
+        } else {
+            self.out.extend_from_slice(&o);
+            self.session.recycle_output(o);
         }
-        self.out.extend_from_slice(&o);
         let limit = throttle_level(state) * THROTTLE_LIMIT_SCALE;
         if self.queued() > limit {
             self.close(ops, "output queue over its limit (client not reading)");
