@@ -7,19 +7,22 @@
 //! is fed in two parts around the TLS pause, and `tls_established` is called
 //! whenever the session asks for TLS, so the bytes after it play the role of
 //! decrypted input. The session must never panic, must keep its buffered input
-//! within `MAX_BUFFERED_INPUT`, must bound Plain credentials, and every pixel
-//! format it accepts must be usable by `write_update`.
+//! within `MAX_BUFFERED_INPUT`, must bound Plain credentials, must hand out only
+//! valid SetDesktopSize layouts (each answered once), and every pixel format it
+//! accepts must be usable by `write_update`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use rfb::{
-    Event, Framebuffer, InnerAuth, Phase, Rect, Security, ServerConfig, ServerSession,
-    VencryptSubtype,
+    DesktopSizeStatus, Event, Framebuffer, InnerAuth, Phase, Rect, Security, ServerConfig,
+    ServerSession, VencryptSubtype,
 };
 
 const CHALLENGE: [u8; 16] = [7; 16];
 const PASSWORD: &[u8] = b"fuzz";
 const USERNAME: &str = "fuzzer";
+/// Largest SetDesktopSize width and height accepted.
+const MAX_SIDE: u16 = 64;
 
 /// A good handshake up to ClientInit: (cleartext part, part inside TLS).
 fn handshake(minor: u8, security: Security) -> (Vec<u8>, Vec<u8>) {
@@ -94,6 +97,20 @@ fn pump(s: &mut ServerSession, fb: &Framebuffer<'_>) {
             Event::CutText(t) => {
                 assert!(t.len() <= usize::try_from(rfb::MAX_CUT_TEXT).unwrap())
             }
+            Event::SetDesktopSize {
+                width,
+                height,
+                screens,
+            } => {
+                assert!((1..=MAX_SIDE).contains(&width) && (1..=MAX_SIDE).contains(&height));
+                assert!(!screens.is_empty() && screens.len() <= rfb::MAX_SCREENS);
+                let status = if width % 2 == 0 {
+                    DesktopSizeStatus::Forwarded
+                } else {
+                    DesktopSizeStatus::Prohibited
+                };
+                assert!(s.desktop_size_reply(status));
+            }
             Event::SetPixelFormat(_) | Event::Key { .. } | Event::Pointer { .. } => {}
         }
     }
@@ -134,6 +151,8 @@ fuzz_target!(|data: &[u8]| {
         security,
         challenge: CHALLENGE,
         name: "fuzz".into(),
+        max_desktop_width: MAX_SIDE,
+        max_desktop_height: MAX_SIDE,
     });
     // The handshake parts are fed whole (the TLS pause falls between them); the
     // fuzzed bytes in chunks.

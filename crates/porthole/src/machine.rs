@@ -368,6 +368,14 @@ impl Machine {
         }
     }
 
+    /// Whether the guest changes its mode when a viewer asks (SetDesktopSize).
+    pub fn resizable(&self) -> bool {
+        match &self.runner {
+            Runner::Inline { guest, .. } => guest.resizable(),
+            Runner::Vcpu { resizable, .. } => *resizable,
+        }
+    }
+
     /// A viewer asks for a new screen size (SetDesktopSize). Returns whether the guest takes
     /// such requests; it switches at its next frame, and the resize then reaches every
     /// viewer.

@@ -155,6 +155,19 @@ impl VncHost for World {
         self.machine.input(ev);
     }
 
+    fn request_desktop_size(&mut self, width: u32, height: u32) -> vnc::DesktopSizeStatus {
+        // QEMU's dpy_set_ui_info: the guest decides. The bench guest switches modes at its
+        // next frame, and every viewer then gets the new size; the others cannot.
+        if !self.machine.resizable() {
+            vnc::DesktopSizeStatus::Prohibited
+        } else if self.machine.request_mode(width, height) {
+            vnc::DesktopSizeStatus::Forwarded
+        } else {
+            // A size the guest cannot show (outside its range).
+            vnc::DesktopSizeStatus::InvalidLayout
+        }
+    }
+
     fn remote(&self) -> Option<evloop::Remote<Self>> {
         self.remote.clone()
     }

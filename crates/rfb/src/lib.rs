@@ -41,7 +41,34 @@
 //! - `SetPixelFormat` must be true-colour with 8/16/32 bpp and shifts below bpp;
 //!   anything else closes the session. A channel maximum of 0 is read as 255.
 //! - Message types other than 0, 2, 3, 4, 5 and 6 close the session: no extension
-//!   that would give them meaning is confirmed yet.
+//!   that would give them meaning is confirmed yet. The one exception is
+//!   `SetDesktopSize` (251), understood once the client has listed the
+//!   ExtendedDesktopSize pseudo-encoding (-308); before that it closes the session
+//!   like any other unknown type.
+//!
+//! Desktop size (rfbproto's DesktopSize and ExtendedDesktopSize):
+//! - [`ServerSession::write_desktop_size`] announces a new framebuffer size with an
+//!   ExtendedDesktopSize rectangle (reason 0, status 0) to a client that listed
+//!   -308, with a DesktopSize rectangle to one that listed only -223, and not at
+//!   all to one that listed neither. Either rectangle travels in a
+//!   FramebufferUpdate of its own, without pixel data.
+//! - A non-incremental FramebufferUpdateRequest from a client that listed -308 is
+//!   answered with an ExtendedDesktopSize rectangle (reason 0, status 0, the size
+//!   the client was last told) before its [`Event::UpdateRequest`] is handed out,
+//!   as rfbproto requires (QEMU today sends it only when the size changed).
+//! - `SetDesktopSize` is checked here: a size of 0 or beyond
+//!   [`ServerConfig::max_desktop_width`] × [`ServerConfig::max_desktop_height`],
+//!   no screens, a screen of size 0, outside the requested size, overlapping
+//!   another (a stricter rule than rfbproto's: a single-head guest cannot mirror),
+//!   or two screens with the same id, are answered by the session itself with
+//!   reason 1, status 3 (invalid layout); more than [`MAX_SCREENS`] screens are
+//!   read and skipped, and answered with status 2 (out of resources). A valid
+//!   request becomes [`Event::SetDesktopSize`], which the caller answers with
+//!   [`ServerSession::desktop_size_reply`]. Every answer carries the size the
+//!   client was last told and one screen (id 0 covering it, flags 0), as QEMU.
+//!   None of this closes the session. Answers and the non-incremental
+//!   announcements are queued as the events are drained, so they keep the order
+//!   of the requests.
 
 #![forbid(unsafe_code)]
 
@@ -50,8 +77,8 @@ mod server;
 
 pub use pixel::PixelFormat;
 pub use server::{
-    Event, Framebuffer, InnerAuth, Phase, Rect, Security, ServerConfig, ServerSession,
-    VencryptSubtype,
+    DesktopSizeStatus, Event, Framebuffer, InnerAuth, Phase, Rect, Screen, Security, ServerConfig,
+    ServerSession, VencryptSubtype,
 };
 /// Re-exported for [`Event::PlainAuth`]'s password.
 pub use zeroize::Zeroizing;
@@ -62,6 +89,11 @@ pub const MAX_CUT_TEXT: u32 = 1 << 20;
 
 /// Most encodings remembered from one `SetEncodings`; further entries are skipped.
 pub const MAX_ENCODINGS: usize = 64;
+
+/// Most screens of one `SetDesktopSize` that are kept; further ones are read and
+/// skipped, and the request is answered "out of resources". (The count is a `u8`
+/// on the wire, so at most 255 screens ever stream past.)
+pub const MAX_SCREENS: usize = 16;
 
 /// Most input bytes held while the session waits for [`ServerSession::auth_result`]
 /// or [`ServerSession::server_init`]; more closes the session.
@@ -107,6 +139,19 @@ pub mod encoding {
     pub const COPY_RECT: i32 = 1;
     /// DesktopSize pseudo-encoding.
     pub const DESKTOP_SIZE: i32 = -223;
+    /// ExtendedDesktopSize pseudo-encoding (enables `SetDesktopSize`).
+    pub const EXTENDED_DESKTOP_SIZE: i32 = -308;
+}
+
+/// The reasons an ExtendedDesktopSize rectangle carries in its x-position.
+pub mod desktop_size_reason {
+    /// The size changed on the server (or a non-incremental update request asks
+    /// for the current one).
+    pub const SERVER: u16 = 0;
+    /// Answer to this client's own `SetDesktopSize`.
+    pub const THIS_CLIENT: u16 = 1;
+    /// Another client's `SetDesktopSize` succeeded (never sent by this server).
+    pub const OTHER_CLIENT: u16 = 2;
 }
 
 /// Client-to-server message types.
@@ -123,6 +168,8 @@ pub mod client_msg {
     pub const POINTER_EVENT: u8 = 5;
     /// ClientCutText.
     pub const CLIENT_CUT_TEXT: u8 = 6;
+    /// SetDesktopSize (only after the client listed ExtendedDesktopSize).
+    pub const SET_DESKTOP_SIZE: u8 = 251;
 }
 
 /// Server-to-client message types.

@@ -8,12 +8,21 @@ use zeroize::Zeroizing;
 use crate::pixel::Converter;
 use crate::{
     Error, MAX_BACKLOG, MAX_CUT_TEXT, MAX_ENCODINGS, MAX_PLAIN_PASSWORD, MAX_PLAIN_USERNAME,
-    MAX_UNIT, PixelFormat, REASON_BAD_CREDENTIALS, REASON_UNSUPPORTED_SECURITY, SERVER_VERSION,
-    VENCRYPT_VERSION, client_msg, encoding, server_msg,
+    MAX_SCREENS, MAX_UNIT, PixelFormat, REASON_BAD_CREDENTIALS, REASON_UNSUPPORTED_SECURITY,
+    SERVER_VERSION, VENCRYPT_VERSION, client_msg, desktop_size_reason, encoding, server_msg,
 };
 
 /// Length of the VNC authentication challenge.
 const CHALLENGE_LEN: usize = 16;
+
+/// Length of a `SetDesktopSize` header (before its screens).
+const SET_DESKTOP_SIZE_HEADER_LEN: usize = 8;
+
+/// Length of one `SCREEN` structure on the wire.
+const SCREEN_LEN: usize = 16;
+
+/// ExtendedDesktopSize status "no error" (y-position).
+const STATUS_OK: u16 = 0;
 
 /// The security type the server offers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -143,6 +152,89 @@ pub struct ServerConfig {
     pub challenge: [u8; 16],
     /// Desktop name sent in ServerInit.
     pub name: String,
+    /// Widest framebuffer a `SetDesktopSize` may ask for; wider requests are
+    /// answered "invalid screen layout" by the session.
+    pub max_desktop_width: u16,
+    /// Tallest framebuffer a `SetDesktopSize` may ask for (as for
+    /// [`max_desktop_width`](Self::max_desktop_width)).
+    pub max_desktop_height: u16,
+}
+
+/// One screen (head) of a `SetDesktopSize` layout: a viewport into the
+/// framebuffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Screen {
+    /// The client's id for the screen (unique within a layout).
+    pub id: u32,
+    /// Left edge in the framebuffer.
+    pub x: u16,
+    /// Top edge in the framebuffer.
+    pub y: u16,
+    /// Width.
+    pub w: u16,
+    /// Height.
+    pub h: u16,
+    /// Flags (unused by the protocol so far; preserved).
+    pub flags: u32,
+}
+
+impl Screen {
+    fn parse(b: &[u8]) -> Screen {
+        Screen {
+            id: u32::from_be_bytes(be4(&b[0..4])),
+            x: u16::from_be_bytes([b[4], b[5]]),
+            y: u16::from_be_bytes([b[6], b[7]]),
+            w: u16::from_be_bytes([b[8], b[9]]),
+            h: u16::from_be_bytes([b[10], b[11]]),
+            flags: u32::from_be_bytes(be4(&b[12..16])),
+        }
+    }
+
+    /// Whether the two screens share at least one pixel.
+    fn overlaps(&self, other: &Screen) -> bool {
+        let (ax, ay, aw, ah) = (
+            u32::from(self.x),
+            u32::from(self.y),
+            u32::from(self.w),
+            u32::from(self.h),
+        );
+        let (bx, by, bw, bh) = (
+            u32::from(other.x),
+            u32::from(other.y),
+            u32::from(other.w),
+            u32::from(other.h),
+        );
+        ax < bx + bw && bx < ax + aw && ay < by + bh && by < ay + ah
+    }
+}
+
+/// The answer to a client's `SetDesktopSize` (the ExtendedDesktopSize status
+/// code, sent with reason 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DesktopSizeStatus {
+    /// Code 1: resizing is administratively prohibited (also the answer when the
+    /// guest cannot change its mode).
+    Prohibited,
+    /// Code 2: out of resources.
+    OutOfResources,
+    /// Code 3: invalid screen layout.
+    InvalidLayout,
+    /// Code 4: the request was passed on (to the guest) and may complete later;
+    /// a real change is then announced like any other resize.
+    Forwarded,
+}
+
+impl DesktopSizeStatus {
+    /// The status code sent in the rectangle's y-position.
+    #[must_use]
+    pub fn code(self) -> u16 {
+        match self {
+            DesktopSizeStatus::Prohibited => 1,
+            DesktopSizeStatus::OutOfResources => 2,
+            DesktopSizeStatus::InvalidLayout => 3,
+            DesktopSizeStatus::Forwarded => 4,
+        }
+    }
 }
 
 /// Where the session is in the protocol.
@@ -237,6 +329,19 @@ pub enum Event {
     },
     /// ClientCutText: at most [`MAX_CUT_TEXT`] bytes of ISO-8859-1 text.
     CutText(Vec<u8>),
+    /// SetDesktopSize with a valid layout (see the crate documentation for what
+    /// the session refuses by itself). Answer it with
+    /// [`ServerSession::desktop_size_reply`] before draining the next event, so
+    /// the answers keep the order of the requests.
+    SetDesktopSize {
+        /// Requested framebuffer width, 1 to [`ServerConfig::max_desktop_width`].
+        width: u16,
+        /// Requested framebuffer height, 1 to [`ServerConfig::max_desktop_height`].
+        height: u16,
+        /// The layout: 1 to [`MAX_SCREENS`] non-empty, non-overlapping screens
+        /// with distinct ids, inside `width` × `height`.
+        screens: Vec<Screen>,
+    },
 }
 
 impl fmt::Debug for Event {
@@ -284,6 +389,16 @@ impl fmt::Debug for Event {
                 .field("y", y)
                 .finish(),
             Event::CutText(t) => f.debug_tuple("CutText").field(t).finish(),
+            Event::SetDesktopSize {
+                width,
+                height,
+                screens,
+            } => f
+                .debug_struct("SetDesktopSize")
+                .field("width", width)
+                .field("height", height)
+                .field("screens", screens)
+                .finish(),
         }
     }
 }
@@ -373,6 +488,65 @@ enum Stream {
         remaining: u32,
         data: Vec<u8>,
     },
+    /// SetDesktopSize screens still to come; at most [`MAX_SCREENS`] are kept.
+    Screens {
+        remaining: u8,
+        width: u16,
+        height: u16,
+        count: u8,
+        screens: Vec<Screen>,
+    },
+}
+
+/// An entry of the event queue: an event for the caller, or output the session
+/// writes itself when the queue is drained up to it (so it keeps its place
+/// among the answers the caller writes for earlier events).
+#[derive(Debug)]
+enum Queued {
+    Event(Event),
+    /// An ExtendedDesktopSize rectangle with the size the client was last told.
+    ExtendedDesktopSize {
+        reason: u16,
+        status: u16,
+    },
+}
+
+impl From<Event> for Queued {
+    fn from(ev: Event) -> Self {
+        Queued::Event(ev)
+    }
+}
+
+/// The queue of [`Queued`] entries, oldest first.
+#[derive(Debug, Default)]
+struct EventQueue(VecDeque<Queued>);
+
+impl EventQueue {
+    fn push_back(&mut self, q: impl Into<Queued>) {
+        self.0.push_back(q.into());
+    }
+
+    fn pop_front(&mut self) -> Option<Queued> {
+        self.0.pop_front()
+    }
+
+    fn retain(&mut self, keep: impl FnMut(&Queued) -> bool) {
+        self.0.retain(keep);
+    }
+
+    /// Removes the session's own output entries, keeping the events; returns
+    /// their (reason, status) in order.
+    fn take_own_output(&mut self) -> Vec<(u16, u16)> {
+        let mut own = Vec::new();
+        self.0.retain(|q| match q {
+            Queued::Event(_) => true,
+            Queued::ExtendedDesktopSize { reason, status } => {
+                own.push((*reason, *status));
+                false
+            }
+        });
+        own
+    }
 }
 
 /// VeNCrypt Plain credentials being collected; the password buffer is reserved
@@ -410,11 +584,16 @@ pub struct ServerSession {
     backlog: Vec<u8>,
     /// An error found while replaying the backlog outside `feed`.
     deferred_error: Option<Error>,
-    events: VecDeque<Event>,
+    events: EventQueue,
     out: Vec<u8>,
     out_pos: usize,
     conv: Converter,
     encodings: Vec<i32>,
+    /// The framebuffer size the client was last told (ServerInit or a desktop
+    /// size announcement).
+    fb_size: (u16, u16),
+    /// `SetDesktopSize` events the caller has not answered yet.
+    desktop_size_replies_owed: u32,
 }
 
 impl ServerSession {
@@ -430,11 +609,13 @@ impl ServerSession {
             plain: None,
             backlog: Vec::new(),
             deferred_error: None,
-            events: VecDeque::new(),
+            events: EventQueue::default(),
             out: SERVER_VERSION.to_vec(),
             out_pos: 0,
             conv: Converter::new(PixelFormat::NATIVE),
             encodings: Vec::new(),
+            fb_size: (0, 0),
+            desktop_size_replies_owed: 0,
         }
     }
 
@@ -463,8 +644,21 @@ impl ServerSession {
     }
 
     /// The next decoded event, oldest first.
+    ///
+    /// Output the session owes the client by itself (the answer to an invalid
+    /// `SetDesktopSize`, the ExtendedDesktopSize rectangle for a non-incremental
+    /// update request) is queued here, in order, as the events before it are
+    /// drained; take the output after draining.
     pub fn next_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        while let Some(q) = self.events.pop_front() {
+            match q {
+                Queued::Event(ev) => return Some(ev),
+                Queued::ExtendedDesktopSize { reason, status } => {
+                    self.put_extended_desktop_size(reason, status);
+                }
+            }
+        }
+        None
     }
 
     /// Bytes queued for the client that have not been consumed yet.
@@ -587,7 +781,7 @@ impl ServerSession {
     pub fn buffered_input_len(&self) -> usize {
         let streamed = match &self.stream {
             Stream::CutText { data, .. } => data.len(),
-            Stream::None | Stream::Encodings { .. } => 0,
+            Stream::None | Stream::Encodings { .. } | Stream::Screens { .. } => 0,
         };
         let plain = self
             .plain
@@ -632,6 +826,7 @@ impl ServerSession {
         }
         self.put_u16(width);
         self.put_u16(height);
+        self.fb_size = (width, height);
         self.put(&PixelFormat::NATIVE.to_bytes());
         let name = self.cfg.name.clone();
         self.put_string(&name);
@@ -655,6 +850,13 @@ impl ServerSession {
     #[must_use]
     pub fn wants_desktop_size(&self) -> bool {
         self.encodings.contains(&encoding::DESKTOP_SIZE)
+    }
+
+    /// Whether the client understands the ExtendedDesktopSize pseudo-encoding
+    /// (and may send `SetDesktopSize`).
+    #[must_use]
+    pub fn wants_extended_desktop_size(&self) -> bool {
+        self.encodings.contains(&encoding::EXTENDED_DESKTOP_SIZE)
     }
 
     /// Queues a FramebufferUpdate with one Raw rectangle per non-empty rect, in
@@ -692,21 +894,49 @@ impl ServerSession {
         }
     }
 
-    /// Queues a FramebufferUpdate carrying one DesktopSize pseudo-rectangle.
+    /// Announces a new framebuffer size in a FramebufferUpdate of its own: an
+    /// ExtendedDesktopSize rectangle (reason 0, status 0, one screen covering the
+    /// framebuffer) if the client listed it, else a DesktopSize rectangle.
     ///
-    /// Returns false and sends nothing unless the client asked for DesktopSize
-    /// ([`wants_desktop_size`](Self::wants_desktop_size)) and the session is in
-    /// [`Phase::Normal`].
+    /// Returns false and sends nothing unless the client asked for one of them
+    /// ([`wants_extended_desktop_size`](Self::wants_extended_desktop_size),
+    /// [`wants_desktop_size`](Self::wants_desktop_size)) and the session is in
+    /// [`Phase::Normal`]; the client then keeps the size it knew.
     pub fn write_desktop_size(&mut self, width: u16, height: u16) -> bool {
-        if self.state != State::Normal || !self.wants_desktop_size() {
+        if self.state != State::Normal {
             return false;
         }
-        self.put(&[server_msg::FRAMEBUFFER_UPDATE, 0]);
-        self.put_u16(1);
-        self.put_rect_header(
-            &Rect::new(0, 0, u32::from(width), u32::from(height)),
-            encoding::DESKTOP_SIZE,
-        );
+        if self.wants_extended_desktop_size() {
+            self.fb_size = (width, height);
+            self.put_extended_desktop_size(desktop_size_reason::SERVER, STATUS_OK);
+        } else if self.wants_desktop_size() {
+            self.fb_size = (width, height);
+            self.put(&[server_msg::FRAMEBUFFER_UPDATE, 0]);
+            self.put_u16(1);
+            self.put_rect_header(
+                &Rect::new(0, 0, u32::from(width), u32::from(height)),
+                encoding::DESKTOP_SIZE,
+            );
+        } else {
+            return false;
+        }
+        true
+    }
+
+    /// Answers the oldest unanswered [`Event::SetDesktopSize`]: an
+    /// ExtendedDesktopSize rectangle with reason 1, `status`, and the size the
+    /// client was last told (the size does not change here; if the request is
+    /// carried out later, [`write_desktop_size`](Self::write_desktop_size)
+    /// announces it).
+    ///
+    /// Returns false and sends nothing when no request awaits an answer or the
+    /// session is not in [`Phase::Normal`].
+    pub fn desktop_size_reply(&mut self, status: DesktopSizeStatus) -> bool {
+        if self.state != State::Normal || self.desktop_size_replies_owed == 0 {
+            return false;
+        }
+        self.desktop_size_replies_owed -= 1;
+        self.put_extended_desktop_size(desktop_size_reason::THIS_CLIENT, status.code());
         true
     }
 
@@ -734,7 +964,8 @@ impl ServerSession {
                     }
                     *input = &[];
                     // The caller must not start TLS on a session that is over.
-                    self.events.retain(|e| *e != Event::StartTls);
+                    self.events
+                        .retain(|e| !matches!(e, Queued::Event(Event::StartTls)));
                     return Err(Error::DataBeforeTls);
                 }
                 State::PlainCredentials => {
@@ -789,8 +1020,10 @@ impl ServerSession {
             | State::AwaitServerInit
             | State::Closed => 0,
             State::Normal => {
-                if matches!(self.stream, Stream::Encodings { .. }) {
-                    return 4;
+                match self.stream {
+                    Stream::Encodings { .. } => return 4,
+                    Stream::Screens { .. } => return SCREEN_LEN,
+                    Stream::None | Stream::CutText { .. } => {}
                 }
                 match self.unit.first() {
                     None => 1,
@@ -800,6 +1033,10 @@ impl ServerSession {
                     Some(&client_msg::KEY_EVENT) => 8,
                     Some(&client_msg::POINTER_EVENT) => 6,
                     Some(&client_msg::CLIENT_CUT_TEXT) => 8,
+                    // Unknown (so closing at once) until -308 is listed.
+                    Some(&client_msg::SET_DESKTOP_SIZE) if self.wants_extended_desktop_size() => {
+                        SET_DESKTOP_SIZE_HEADER_LEN
+                    }
                     Some(_) => 1,
                 }
             }
@@ -1028,6 +1265,26 @@ impl ServerSession {
             }
             return Ok(());
         }
+        if let Stream::Screens {
+            remaining,
+            width,
+            height,
+            count,
+            screens,
+        } = &mut self.stream
+        {
+            if screens.len() < MAX_SCREENS {
+                screens.push(Screen::parse(&self.unit));
+            }
+            *remaining -= 1;
+            if *remaining == 0 {
+                let (width, height, count) = (*width, *height, *count);
+                let screens = std::mem::take(screens);
+                self.stream = Stream::None;
+                self.finish_set_desktop_size(width, height, count, screens);
+            }
+            return Ok(());
+        }
         let u = &self.unit;
         match u[0] {
             client_msg::SET_PIXEL_FORMAT => {
@@ -1052,6 +1309,12 @@ impl ServerSession {
                 }
             }
             client_msg::FRAMEBUFFER_UPDATE_REQUEST => {
+                if u[1] == 0 && self.wants_extended_desktop_size() {
+                    self.events.push_back(Queued::ExtendedDesktopSize {
+                        reason: desktop_size_reason::SERVER,
+                        status: STATUS_OK,
+                    });
+                }
                 self.events.push_back(Event::UpdateRequest {
                     incremental: u[1] != 0,
                     x: u16::from_be_bytes([u[2], u[3]]),
@@ -1087,7 +1350,82 @@ impl ServerSession {
                     };
                 }
             }
+            // Without -308 listed it is an unknown type (unit_len read one byte).
+            client_msg::SET_DESKTOP_SIZE if self.wants_extended_desktop_size() => {
+                let width = u16::from_be_bytes([u[2], u[3]]);
+                let height = u16::from_be_bytes([u[4], u[5]]);
+                let count = u[6];
+                if count == 0 {
+                    self.finish_set_desktop_size(width, height, 0, Vec::new());
+                } else {
+                    self.stream = Stream::Screens {
+                        remaining: count,
+                        width,
+                        height,
+                        count,
+                        screens: Vec::with_capacity(usize::from(count).min(MAX_SCREENS)),
+                    };
+                }
+            }
             other => return Err(Error::UnknownMessage(other)),
+        }
+        Ok(())
+    }
+
+    /// A whole `SetDesktopSize` has been read: an event for a valid layout, else
+    /// the session's own answer (queued in order).
+    fn finish_set_desktop_size(
+        &mut self,
+        width: u16,
+        height: u16,
+        count: u8,
+        screens: Vec<Screen>,
+    ) {
+        match self.check_layout(width, height, count, &screens) {
+            Ok(()) => {
+                self.desktop_size_replies_owed = self.desktop_size_replies_owed.saturating_add(1);
+                self.events.push_back(Event::SetDesktopSize {
+                    width,
+                    height,
+                    screens,
+                });
+            }
+            Err(status) => self.events.push_back(Queued::ExtendedDesktopSize {
+                reason: desktop_size_reason::THIS_CLIENT,
+                status: status.code(),
+            }),
+        }
+    }
+
+    /// Checks a requested layout; `screens` holds the first [`MAX_SCREENS`] of
+    /// the `count` sent.
+    fn check_layout(
+        &self,
+        width: u16,
+        height: u16,
+        count: u8,
+        screens: &[Screen],
+    ) -> Result<(), DesktopSizeStatus> {
+        if width == 0
+            || height == 0
+            || width > self.cfg.max_desktop_width
+            || height > self.cfg.max_desktop_height
+            || count == 0
+        {
+            return Err(DesktopSizeStatus::InvalidLayout);
+        }
+        if usize::from(count) > screens.len() {
+            return Err(DesktopSizeStatus::OutOfResources);
+        }
+        for (i, s) in screens.iter().enumerate() {
+            let inside = u32::from(s.x) + u32::from(s.w) <= u32::from(width)
+                && u32::from(s.y) + u32::from(s.h) <= u32::from(height);
+            if s.w == 0 || s.h == 0 || !inside {
+                return Err(DesktopSizeStatus::InvalidLayout);
+            }
+            if screens[..i].iter().any(|o| o.id == s.id || o.overlaps(s)) {
+                return Err(DesktopSizeStatus::InvalidLayout);
+            }
         }
         Ok(())
     }
@@ -1116,6 +1454,11 @@ impl ServerSession {
     }
 
     fn close(&mut self) {
+        // What the session owes by itself still goes out (as if every event had
+        // been drained), so its output does not depend on how the input was split.
+        for (reason, status) in self.events.take_own_output() {
+            self.put_extended_desktop_size(reason, status);
+        }
         self.state = State::Closed;
         self.unit.clear();
         self.backlog = Vec::new();
@@ -1143,6 +1486,28 @@ impl ServerSession {
         let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
         self.put_u32(len);
         self.put(&bytes[..to_usize(len)]);
+    }
+
+    /// A FramebufferUpdate with one ExtendedDesktopSize rectangle: the size the
+    /// client was last told, as one screen (id 0, flags 0) covering it. Nothing
+    /// outside [`Phase::Normal`].
+    fn put_extended_desktop_size(&mut self, reason: u16, status: u16) {
+        if self.state != State::Normal {
+            return;
+        }
+        let (w, h) = self.fb_size;
+        self.put(&[server_msg::FRAMEBUFFER_UPDATE, 0]);
+        self.put_u16(1);
+        for v in [reason, status, w, h] {
+            self.put_u16(v);
+        }
+        self.put(&encoding::EXTENDED_DESKTOP_SIZE.to_be_bytes());
+        self.put(&[1, 0, 0, 0]);
+        self.put_u32(0);
+        for v in [0, 0, w, h] {
+            self.put_u16(v);
+        }
+        self.put_u32(0);
     }
 
     /// A rectangle header; coordinates were clamped to the u16 range earlier.

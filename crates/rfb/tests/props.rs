@@ -106,7 +106,27 @@ fn message() -> impl Strategy<Value = Vec<u8>> {
         }),
         1 => any::<[u8; 8]>().prop_map(|b| [&[6u8, 0, 0, 0][..], &b[..4]].concat()),
         1 => prop::collection::vec(any::<u8>(), 0..16),
+        2 => Just(set_encodings_msg(&[0, -308])),
+        3 => set_desktop_size(),
     ]
+}
+
+/// A SetDesktopSize: small sizes and screens (some layouts valid), sometimes a
+/// screen count that does not match the screens that follow.
+fn set_desktop_size() -> impl Strategy<Value = Vec<u8>> {
+    let side = || prop_oneof![0u16..80, any::<u16>()];
+    let one_screen = (any::<u32>(), 0u16..80, 0u16..80, side(), side())
+        .prop_map(|(id, x, y, w, h)| screen(id, x, y, w, h));
+    (
+        side(),
+        side(),
+        prop::collection::vec(one_screen, 0..24),
+        prop::option::weighted(0.2, any::<u8>()),
+    )
+        .prop_map(|(w, h, screens, count)| {
+            let n = count.unwrap_or_else(|| u8::try_from(screens.len()).unwrap_or(u8::MAX));
+            set_desktop_size_msg_n(w, h, n, &screens)
+        })
 }
 
 /// A handshake prefix (possibly none) followed by messages.

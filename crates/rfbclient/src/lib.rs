@@ -3,15 +3,17 @@
 //! Design note: this is a test instrument, not a viewer. It speaks RFB 3.3/3.7/3.8
 //! with security types None and VNC Authentication over a TCP or UNIX socket with
 //! read/write timeouts, and decodes only what the server sends today: Raw
-//! rectangles and the DesktopSize pseudo-encoding, plus Bell and ServerCutText
-//! between updates. Everything else is an [`Error::Protocol`], so a test notices
-//! when the server sends something unexpected. [`Client::send_raw`] and
-//! [`Client::read_raw`] let tests step outside the happy path.
+//! rectangles and the DesktopSize and ExtendedDesktopSize pseudo-encodings, plus
+//! Bell and ServerCutText between updates. Everything else is an
+//! [`Error::Protocol`], so a test notices when the server sends something
+//! unexpected. [`Client::send_raw`] and [`Client::read_raw`] let tests step
+//! outside the happy path.
 //!
 //! Every length the server controls is bounded before allocation: the desktop
 //! name and reasons ([`MAX_STRING_LEN`]), cut text ([`MAX_CUT_TEXT_LEN`]) and the
-//! framebuffer ([`MAX_WIDTH`] × [`MAX_HEIGHT`], the largest VBE mode). Rectangles must
-//! lie inside the framebuffer.
+//! framebuffer ([`MAX_WIDTH`] × [`MAX_HEIGHT`], the largest VBE mode); an
+//! ExtendedDesktopSize screen count is a `u8`. Rectangles must lie inside the
+//! framebuffer.
 //!
 //! The local framebuffer holds one `u32` per pixel: the pixel value in the
 //! client's current pixel format (for [`rfb::PixelFormat::NATIVE`], `0x00RRGGBB`).
@@ -135,13 +137,33 @@ pub struct RectInfo {
     pub encoding: i32,
 }
 
+/// One ExtendedDesktopSize rectangle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExtDesktopSize {
+    /// Why it was sent (x-position): 0 server, 1 this client's request, 2 another
+    /// client's request.
+    pub reason: u16,
+    /// Status code (y-position): 0 ok, 1 prohibited, 2 out of resources, 3 invalid
+    /// layout, 4 forwarded.
+    pub status: u16,
+    /// Framebuffer width.
+    pub width: u16,
+    /// Framebuffer height.
+    pub height: u16,
+    /// The screen layout.
+    pub screens: Vec<rfb::Screen>,
+}
+
 /// What [`Client::read_update`] received.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UpdateSummary {
     /// The rectangles of the FramebufferUpdate, in order.
     pub rects: Vec<RectInfo>,
-    /// The new size, if a DesktopSize rectangle was received.
+    /// The new size, if a DesktopSize rectangle was received, or an
+    /// ExtendedDesktopSize rectangle that changed the size.
     pub resized: Option<(u16, u16)>,
+    /// The ExtendedDesktopSize rectangles, in order.
+    pub ext_desktop_sizes: Vec<ExtDesktopSize>,
     /// Bell messages received before the update.
     pub bells: u32,
     /// ServerCutText messages received before the update.
@@ -437,6 +459,32 @@ impl Client {
         self.send_raw(&msg)
     }
 
+    /// Sends SetDesktopSize (`width`×`height`, then the screens as given).
+    ///
+    /// # Errors
+    /// [`Error::Protocol`] for more than 255 screens; [`Error::Io`].
+    pub fn set_desktop_size(
+        &mut self,
+        width: u16,
+        height: u16,
+        screens: &[rfb::Screen],
+    ) -> Result<(), Error> {
+        let count = u8::try_from(screens.len())
+            .map_err(|_| Error::Protocol(format!("{} screens do not fit", screens.len())))?;
+        let mut msg = vec![rfb::client_msg::SET_DESKTOP_SIZE, 0];
+        msg.extend_from_slice(&width.to_be_bytes());
+        msg.extend_from_slice(&height.to_be_bytes());
+        msg.extend_from_slice(&[count, 0]);
+        for s in screens {
+            msg.extend_from_slice(&s.id.to_be_bytes());
+            for v in [s.x, s.y, s.w, s.h] {
+                msg.extend_from_slice(&v.to_be_bytes());
+            }
+            msg.extend_from_slice(&s.flags.to_be_bytes());
+        }
+        self.send_raw(&msg)
+    }
+
     /// Sends KeyEvent.
     ///
     /// # Errors
@@ -513,6 +561,17 @@ impl Client {
                     self.resize(r.w, r.h)?;
                     summary.resized = Some((r.w, r.h));
                 }
+                rfb::encoding::EXTENDED_DESKTOP_SIZE => {
+                    let ext = self.read_ext_desktop_size(&r)?;
+                    // A refused request's size is undefined; everything else is the
+                    // framebuffer's size from now on.
+                    let applies = ext.reason != 1 || ext.status == 0;
+                    if applies && (r.w, r.h) != (self.width, self.height) {
+                        self.resize(r.w, r.h)?;
+                        summary.resized = Some((r.w, r.h));
+                    }
+                    summary.ext_desktop_sizes.push(ext);
+                }
                 other => {
                     return Err(Error::Protocol(format!("unsupported encoding {other}")));
                 }
@@ -520,6 +579,29 @@ impl Client {
             summary.rects.push(r);
         }
         Ok(summary)
+    }
+
+    /// The body of an ExtendedDesktopSize rectangle (`r` is its header).
+    fn read_ext_desktop_size(&mut self, r: &RectInfo) -> Result<ExtDesktopSize, Error> {
+        let [count, _, _, _] = self.read_array::<4>()?;
+        let mut screens = Vec::with_capacity(usize::from(count));
+        for _ in 0..count {
+            screens.push(rfb::Screen {
+                id: self.read_u32()?,
+                x: self.read_u16()?,
+                y: self.read_u16()?,
+                w: self.read_u16()?,
+                h: self.read_u16()?,
+                flags: self.read_u32()?,
+            });
+        }
+        Ok(ExtDesktopSize {
+            reason: r.x,
+            status: r.y,
+            width: r.w,
+            height: r.h,
+            screens,
+        })
     }
 
     fn read_raw_rect(&mut self, r: &RectInfo) -> Result<(), Error> {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::*;
 use rfb::{Event, PixelFormat, Security};
-use rfbclient::{Client, Error, HandshakeOpts, RectInfo};
+use rfbclient::{Client, Error, ExtDesktopSize, HandshakeOpts, RectInfo};
 
 fn opts(minor: u8, password: Option<&[u8]>) -> HandshakeOpts {
     HandshakeOpts {
@@ -171,6 +171,61 @@ fn desktop_size_resizes_the_local_framebuffer() {
     h.client.request_update(false, 0, 0, 100, 100).unwrap();
     h.client.read_update().unwrap();
     assert_eq!(h.client.framebuffer().0, &pattern(40, 30)[..]);
+}
+
+#[test]
+fn extended_desktop_size_is_decoded_and_applied() {
+    let mut h = start(Security::None);
+    h.client.handshake(&opts(8, None)).unwrap();
+    h.client
+        .set_encodings(&[0, rfb::encoding::EXTENDED_DESKTOP_SIZE])
+        .unwrap();
+    let full_screen = |w, h| rfb::Screen {
+        id: 0,
+        x: 0,
+        y: 0,
+        w,
+        h,
+        flags: 0,
+    };
+    // A non-incremental request: the current layout first (same size: no resize),
+    // then the pixels.
+    h.client.request_update(false, 0, 0, WIDTH, HEIGHT).unwrap();
+    let sum = h.client.read_update().unwrap();
+    assert_eq!(sum.resized, None);
+    assert_eq!(
+        sum.ext_desktop_sizes,
+        [ExtDesktopSize {
+            reason: 0,
+            status: 0,
+            width: WIDTH,
+            height: HEIGHT,
+            screens: vec![full_screen(WIDTH, HEIGHT)],
+        }]
+    );
+    let sum = h.client.read_update().unwrap();
+    assert_eq!(sum.rects.len(), 1);
+    assert_eq!(h.client.framebuffer().0, &pattern(WIDTH, HEIGHT)[..]);
+    // A server-side change resizes.
+    h.client.key(true, RESIZE_KEY).unwrap();
+    let sum = h.client.read_update().unwrap();
+    assert_eq!(sum.resized, Some(RESIZED));
+    assert_eq!(sum.ext_desktop_sizes[0].screens, [full_screen(40, 30)]);
+    assert_eq!(h.client.framebuffer().0.len(), 40 * 30);
+    // A refused request does not.
+    h.client
+        .set_desktop_size(100, 100, &[full_screen(100, 100)])
+        .unwrap();
+    let sum = h.client.read_update().unwrap();
+    assert_eq!(sum.resized, None);
+    assert_eq!(
+        (
+            sum.ext_desktop_sizes[0].reason,
+            sum.ext_desktop_sizes[0].status
+        ),
+        (1, 1)
+    );
+    assert_eq!(h.client.framebuffer().0.len(), 40 * 30);
 }
 
 #[test]

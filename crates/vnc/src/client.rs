@@ -93,6 +93,9 @@ impl<S: VncHost> ClientHandler<S> {
             security,
             challenge,
             name: vnc.config.desktop_name.clone(),
+            // SetDesktopSize beyond what a surface can be is an invalid layout.
+            max_desktop_width: clamp_u16(display::MAX_WIDTH),
+            max_desktop_height: clamp_u16(display::MAX_HEIGHT),
         });
         let ws = websocket.then(|| {
             chan::ws::WsServer::new(chan::ws::WsConfig {
@@ -449,7 +452,22 @@ impl<S: VncHost> ClientHandler<S> {
                         y: y.into(),
                     });
                 }
+                Event::SetDesktopSize { width, height, .. } => {
+                    // Answered at once, in order. A change the guest makes later is
+                    // announced to every client by the surface-resized path.
+                    let status = state.request_desktop_size(width.into(), height.into());
+                    log::debug!(
+                        "VNC client {:?}: SetDesktopSize {width}x{height}: {status:?}",
+                        self.me()
+                    );
+                    self.session.desktop_size_reply(status);
+                }
             }
+            self.take_output(state, ops);
+        }
+        // Draining the queue may have written the session's own answers (an invalid
+        // SetDesktopSize, the layout for a non-incremental request).
+        if !self.closing {
             self.take_output(state, ops);
         }
     }
@@ -580,9 +598,13 @@ impl<S: VncHost> ClientHandler<S> {
         let (sw, sh) = (surface.width(), surface.height());
         let mut area = area;
         let mut resized = false;
-        if (sw, sh) != self.client_size && self.session.wants_desktop_size() {
-            self.session
-                .write_desktop_size(clamp_u16(sw), clamp_u16(sh));
+        // ExtendedDesktopSize or DesktopSize, whichever the client listed; one that
+        // listed neither keeps its size and gets the part of the surface inside it.
+        if (sw, sh) != self.client_size
+            && self
+                .session
+                .write_desktop_size(clamp_u16(sw), clamp_u16(sh))
+        {
             self.client_size = (sw, sh);
             entry.dirty.mark_all();
             area = Rect {

@@ -9,6 +9,14 @@
 //! [`VncServer::surface_resized`] and notifies the client keys it returns; the handlers then
 //! pull updates when their viewer has asked for one.
 //!
+//! Desktop size: a new surface size reaches each client with its next update, as an
+//! ExtendedDesktopSize rectangle if it listed that pseudo-encoding, else as DesktopSize;
+//! a client that listed neither keeps the size it was told in ServerInit and gets the
+//! part of the surface inside it. A client's SetDesktopSize (checked by `rfb`) is put
+//! to [`VncHost::request_desktop_size`] and the answer goes back to that client alone.
+//! Every client with the right to send input may ask (there are no view-only clients;
+//! once there are, they should be answered Prohibited without asking the host).
+//!
 //! Policy beyond QEMU: a pre-authentication deadline ([`PREAUTH_TIMEOUT`]), a hard cap on
 //! each client's output queue (CVE-2017-15124 class), `set_password connected=fail|disconnect`,
 //! and VeNCrypt Plain logins against a user store, checked on a worker thread ([`plain`]).
@@ -29,6 +37,8 @@ pub use server::{
 };
 
 use display::Surface;
+/// The answer to a viewer's SetDesktopSize ([`VncHost::request_desktop_size`]).
+pub use rfb::DesktopSizeStatus;
 
 /// Errors of the VNC server.
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +103,18 @@ pub trait VncHost: 'static {
     fn input(&mut self, ev: input::InputEvent);
     /// A connection event (QMP's VNC_CONNECTED / VNC_INITIALIZED / VNC_DISCONNECTED).
     fn vnc_event(&mut self, _ev: VncEvent) {}
+    /// A viewer asks for a `width`×`height` framebuffer (RFB SetDesktopSize, already
+    /// checked: 1 to [`display::MAX_WIDTH`]×[`display::MAX_HEIGHT`], a valid screen
+    /// layout). The answer goes back to that viewer alone, at once:
+    /// [`DesktopSizeStatus::Forwarded`] if the request was passed to the guest. Nothing
+    /// changes here; if the guest later switches mode, the surface-resized path
+    /// ([`VncServer::surface_resized`]) announces the new size to every viewer.
+    ///
+    /// The default answers [`DesktopSizeStatus::Prohibited`]: the guest cannot change
+    /// its mode on request.
+    fn request_desktop_size(&mut self, _width: u32, _height: u32) -> DesktopSizeStatus {
+        DesktopSizeStatus::Prohibited
+    }
     /// Asks the authz object `authz_id` about `identity` (a client certificate's DN).
     /// A missing object denies, as in QEMU.
     fn authorize(&mut self, authz_id: &str, identity: &str) -> bool;

@@ -11,12 +11,17 @@ pub const CHALLENGE: [u8; 16] = [
 pub const NAME: &str = "QEMU (test)";
 pub const WIDTH: u16 = 640;
 pub const HEIGHT: u16 = 480;
+/// The largest size a SetDesktopSize may ask for in these tests.
+pub const MAX_DESKTOP_WIDTH: u16 = 5120;
+pub const MAX_DESKTOP_HEIGHT: u16 = 2160;
 
 pub fn cfg(security: Security) -> ServerConfig {
     ServerConfig {
         security,
         challenge: CHALLENGE,
         name: NAME.to_string(),
+        max_desktop_width: MAX_DESKTOP_WIDTH,
+        max_desktop_height: MAX_DESKTOP_HEIGHT,
     }
 }
 
@@ -172,5 +177,56 @@ pub fn set_encodings_msg(encs: &[i32]) -> Vec<u8> {
     for e in encs {
         v.extend_from_slice(&e.to_be_bytes());
     }
+    v
+}
+
+/// A SetDesktopSize message announcing `count` screens, followed by `screens`
+/// (which may hold fewer or more than `count`, for malformed messages).
+pub fn set_desktop_size_msg_n(w: u16, h: u16, count: u8, screens: &[rfb::Screen]) -> Vec<u8> {
+    let mut v = vec![251, 0];
+    v.extend(w.to_be_bytes());
+    v.extend(h.to_be_bytes());
+    v.extend([count, 0]);
+    for s in screens {
+        v.extend(s.id.to_be_bytes());
+        for n in [s.x, s.y, s.w, s.h] {
+            v.extend(n.to_be_bytes());
+        }
+        v.extend(s.flags.to_be_bytes());
+    }
+    v
+}
+
+/// A well-formed SetDesktopSize message.
+pub fn set_desktop_size_msg(w: u16, h: u16, screens: &[rfb::Screen]) -> Vec<u8> {
+    set_desktop_size_msg_n(w, h, u8::try_from(screens.len()).unwrap(), screens)
+}
+
+/// One screen with flags 0.
+pub fn screen(id: u32, x: u16, y: u16, w: u16, h: u16) -> rfb::Screen {
+    rfb::Screen {
+        id,
+        x,
+        y,
+        w,
+        h,
+        flags: 0,
+    }
+}
+
+/// The FramebufferUpdate carrying one ExtendedDesktopSize rectangle with one
+/// screen (id 0, flags 0) covering `w` × `h`.
+pub fn ext_desktop_size_bytes(reason: u16, status: u16, w: u16, h: u16) -> Vec<u8> {
+    let mut v = vec![0, 0, 0, 1];
+    for n in [reason, status, w, h] {
+        v.extend(n.to_be_bytes());
+    }
+    v.extend((-308i32).to_be_bytes());
+    v.extend([1, 0, 0, 0]);
+    v.extend(0u32.to_be_bytes());
+    for n in [0, 0, w, h] {
+        v.extend(n.to_be_bytes());
+    }
+    v.extend(0u32.to_be_bytes());
     v
 }

@@ -37,6 +37,8 @@ pub fn config(security: Security) -> ServerConfig {
         security,
         challenge,
         name: NAME.to_string(),
+        max_desktop_width: 5120,
+        max_desktop_height: 2160,
     }
 }
 
@@ -91,6 +93,9 @@ pub fn serve<S: Read + Write>(
                     (w, h) = RESIZED;
                     pixels = pattern(w, h);
                     s.write_desktop_size(w, h);
+                }
+                Event::SetDesktopSize { .. } => {
+                    s.desktop_size_reply(rfb::DesktopSizeStatus::Prohibited);
                 }
                 _ => {}
             }

@@ -1,0 +1,191 @@
+//! ExtendedDesktopSize and SetDesktopSize against the real binary with the in-repo
+//! rfbclient. The default console guest cannot change its mode, so every well-formed
+//! request is answered "prohibited"; malformed ones "invalid layout"; neither closes the
+//! connection. SetDesktopSize without ExtendedDesktopSize listed is an unknown message.
+
+use std::time::Duration;
+
+use anyhow::{Result, ensure};
+use porthole_tests::{Server, Viewer, viewer};
+use rfb::Screen;
+use rfbclient::{Client, ExtDesktopSize};
+
+/// How long a dropped client may take to see its connection closed.
+const DROP_WAIT: Duration = Duration::from_secs(3);
+/// Most updates read while waiting for the first picture.
+const MAX_SETTLE_UPDATES: usize = 8;
+
+/// ExtendedDesktopSize reasons and statuses (rfbproto).
+const REASON_SERVER: u16 = 0;
+const REASON_THIS_CLIENT: u16 = 1;
+const STATUS_OK: u16 = 0;
+const STATUS_PROHIBITED: u16 = 1;
+const STATUS_OUT_OF_RESOURCES: u16 = 2;
+const STATUS_INVALID_LAYOUT: u16 = 3;
+
+fn full_screen(w: u16, h: u16) -> Screen {
+    Screen {
+        id: 0,
+        x: 0,
+        y: 0,
+        w,
+        h,
+        flags: 0,
+    }
+}
+
+/// The one ExtendedDesktopSize rectangle QEMU-style servers send: one screen covering the
+/// framebuffer.
+fn ext(reason: u16, status: u16, (w, h): (u16, u16)) -> ExtDesktopSize {
+    ExtDesktopSize {
+        reason,
+        status,
+        width: w,
+        height: h,
+        screens: vec![full_screen(w, h)],
+    }
+}
+
+/// A client that listed Raw and ExtendedDesktopSize, after a first full picture (which
+/// follows a mode switch of the guest while it boots, if any), and its framebuffer size.
+fn ext_client(server: &Server) -> Result<(Client, (u16, u16))> {
+    let (mut c, init) = viewer::handshake(server.port, None, 8)?;
+    c.set_pixel_format(&rfb::PixelFormat::NATIVE)?;
+    c.set_encodings(&[rfb::encoding::RAW, rfb::encoding::EXTENDED_DESKTOP_SIZE])?;
+    let mut size = (init.width, init.height);
+    c.request_update(false, 0, 0, size.0, size.1)?;
+    for _ in 0..MAX_SETTLE_UPDATES {
+        let sum = c.read_update()?;
+        if let Some(new) = sum.resized {
+            size = new;
+        }
+        if sum.rects.iter().any(|r| r.encoding == rfb::encoding::RAW) {
+            return Ok((c, size));
+        }
+    }
+    anyhow::bail!("no picture within {MAX_SETTLE_UPDATES} updates")
+}
+
+/// Reads one update that must be exactly one ExtendedDesktopSize rectangle.
+fn read_ext(c: &mut Client) -> Result<ExtDesktopSize> {
+    let mut sum = c.read_update()?;
+    ensure!(
+        sum.rects.len() == 1 && sum.ext_desktop_sizes.len() == 1,
+        "expected one ExtendedDesktopSize rectangle, got {:?}",
+        sum.rects
+    );
+    ensure!(sum.resized.is_none(), "the framebuffer size changed");
+    Ok(sum.ext_desktop_sizes.remove(0))
+}
+
+/// A non-incremental request is answered with the current layout, then the pixels.
+fn full_refresh(c: &mut Client, size: (u16, u16)) -> Result<()> {
+    c.request_update(false, 0, 0, size.0, size.1)?;
+    let layout = read_ext(c)?;
+    ensure!(
+        layout == ext(REASON_SERVER, STATUS_OK, size),
+        "layout {layout:?}"
+    );
+    let pixels = c.read_update()?;
+    ensure!(
+        !pixels.rects.is_empty()
+            && pixels
+                .rects
+                .iter()
+                .all(|r| r.encoding == rfb::encoding::RAW),
+        "pixel update {:?}",
+        pixels.rects
+    );
+    Ok(())
+}
+
+#[test]
+fn non_incremental_request_answered_with_layout_then_pixels() -> Result<()> {
+    let server = Server::start("")?;
+    let (mut c, size) = ext_client(&server)?;
+    full_refresh(&mut c, size)?;
+    full_refresh(&mut c, size)
+}
+
+#[test]
+fn set_desktop_size_to_console_guest_is_prohibited() -> Result<()> {
+    let mut server = Server::start("")?;
+    let (mut c, size) = ext_client(&server)?;
+    full_refresh(&mut c, size)?;
+    c.set_desktop_size(1024, 768, &[full_screen(1024, 768)])?;
+    let reply = read_ext(&mut c)?;
+    ensure!(
+        reply == ext(REASON_THIS_CLIENT, STATUS_PROHIBITED, size),
+        "reply {reply:?}"
+    );
+    full_refresh(&mut c, size)?;
+    server.ensure_running()
+}
+
+#[test]
+fn set_desktop_size_zero_size_invalid_layout_and_connection_stays_usable() -> Result<()> {
+    let mut server = Server::start("")?;
+    let (mut c, size) = ext_client(&server)?;
+    full_refresh(&mut c, size)?;
+    c.set_desktop_size(0, 0, &[full_screen(0, 0)])?;
+    let reply = read_ext(&mut c)?;
+    ensure!(
+        reply == ext(REASON_THIS_CLIENT, STATUS_INVALID_LAYOUT, size),
+        "reply {reply:?}"
+    );
+    // A later request is answered as usual, input still arrives, the monitor answers.
+    full_refresh(&mut c, size)?;
+    c.key(true, 0x61)?;
+    c.key(false, 0x61)?;
+    full_refresh(&mut c, size)?;
+    let out = server.command("info status")?;
+    ensure!(out.contains("VM status: running"), "info status: {out:?}");
+    server.ensure_running()
+}
+
+#[test]
+fn set_desktop_size_255_screens_read_fully_and_refused() -> Result<()> {
+    let server = Server::start("")?;
+    let (mut c, size) = ext_client(&server)?;
+    full_refresh(&mut c, size)?;
+    let screens: Vec<Screen> = (0..255u16)
+        .map(|i| Screen {
+            id: u32::from(i),
+            x: i,
+            y: 0,
+            w: 1,
+            h: 1,
+            flags: 0,
+        })
+        .collect();
+    c.set_desktop_size(255, 1, &screens)?;
+    let reply = read_ext(&mut c)?;
+    ensure!(
+        reply == ext(REASON_THIS_CLIENT, STATUS_OUT_OF_RESOURCES, size),
+        "reply {reply:?}"
+    );
+    // The whole message was consumed: the next one parses.
+    full_refresh(&mut c, size)
+}
+
+#[test]
+fn set_desktop_size_before_negotiation_closes_the_connection() -> Result<()> {
+    let server = Server::start("")?;
+    let mut viewer = Viewer::open(server.port, None)?;
+    let (mut c, init) = viewer::handshake(server.port, None, 8)?;
+    // DesktopSize only: SetDesktopSize is not enabled.
+    c.set_encodings(&[rfb::encoding::RAW, rfb::encoding::DESKTOP_SIZE])?;
+    c.set_desktop_size(
+        init.width,
+        init.height,
+        &[full_screen(init.width, init.height)],
+    )?;
+    ensure!(
+        c.is_closed_by_peer(DROP_WAIT),
+        "SetDesktopSize before ExtendedDesktopSize was listed did not close"
+    );
+    // The other viewer is unaffected.
+    let image = viewer.refresh()?;
+    ensure!(image.nonblack_pixels() > 0, "the viewer's update is black");
+    Ok(())
+}
