@@ -189,3 +189,69 @@ fn set_desktop_size_before_negotiation_closes_the_connection() -> Result<()> {
     ensure!(image.nonblack_pixels() > 0, "the viewer's update is black");
     Ok(())
 }
+
+/// Status 4: the request went to the guest, which may apply it later.
+const STATUS_FORWARDED: u16 = 4;
+/// Most updates read while waiting for the guest to switch.
+const MAX_SWITCH_UPDATES: usize = 64;
+
+#[test]
+fn set_desktop_size_switches_the_bench_guest_for_every_viewer() -> Result<()> {
+    let server = Server::start_with(
+        "",
+        &["-guest", "bench,workload=box,width=640,height=480,fps=60"],
+    )?;
+    // Wait until the guest has set its first mode.
+    let (mut c, mut size) = ext_client(&server)?;
+    for _ in 0..MAX_SWITCH_UPDATES {
+        if size == (640, 480) {
+            break;
+        }
+        c.request_update(false, 0, 0, size.0, size.1)?;
+        if let Some(new) = c.read_update()?.resized {
+            size = new;
+        }
+    }
+    ensure!(size == (640, 480), "the bench guest's mode never arrived");
+    // A second viewer that only knows the plain DesktopSize pseudo-encoding.
+    let mut plain = Viewer::open(server.port, None)?;
+    let first = plain.refresh()?;
+    ensure!((first.width, first.height) == (640, 480), "{first:?}");
+
+    // Sizes the guest cannot show are refused as an invalid layout, without a switch.
+    c.set_desktop_size(64, 48, &[full_screen(64, 48)])?;
+    ensure!(read_ext(&mut c)? == ext(REASON_THIS_CLIENT, STATUS_INVALID_LAYOUT, size));
+
+    // A size it can show is forwarded; the switch then reaches both viewers.
+    c.set_desktop_size(800, 600, &[full_screen(800, 600)])?;
+    ensure!(read_ext(&mut c)? == ext(REASON_THIS_CLIENT, STATUS_FORWARDED, size));
+    let mut switched = None;
+    for _ in 0..MAX_SWITCH_UPDATES {
+        c.request_update(true, 0, 0, size.0, size.1)?;
+        let sum = c.read_update()?;
+        if let Some(e) = sum.ext_desktop_sizes.first() {
+            switched = Some(e.clone());
+            break;
+        }
+    }
+    let switched = switched.ok_or_else(|| anyhow::anyhow!("no resize after the request"))?;
+    ensure!(
+        switched == ext(REASON_SERVER, STATUS_OK, (800, 600)),
+        "announced {switched:?}"
+    );
+    let after = plain.refresh()?;
+    ensure!(
+        (after.width, after.height) == (800, 600),
+        "the DesktopSize viewer did not follow: {after:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn set_desktop_size_to_the_text_workload_is_prohibited() -> Result<()> {
+    let server = Server::start_with("", &["-guest", "bench,workload=text"])?;
+    let (mut c, size) = ext_client(&server)?;
+    c.set_desktop_size(1024, 768, &[full_screen(1024, 768)])?;
+    ensure!(read_ext(&mut c)? == ext(REASON_THIS_CLIENT, STATUS_PROHIBITED, size));
+    Ok(())
+}
