@@ -255,3 +255,63 @@ fn set_desktop_size_to_the_text_workload_is_prohibited() -> Result<()> {
     ensure!(read_ext(&mut c)? == ext(REASON_THIS_CLIENT, STATUS_PROHIBITED, size));
     Ok(())
 }
+
+#[test]
+fn mode_switch_storm_while_a_viewer_reads_keeps_everything_consistent() -> Result<()> {
+    // One client asks for a new size over and over while another keeps reading full and
+    // incremental updates: the guest switches modes mid-stream, the reader follows every
+    // switch, nobody is disconnected, and the final picture has the final size.
+    let mut server = Server::start_with(
+        "",
+        &[
+            "-guest",
+            "bench,workload=noise,width=640,height=480,fps=120",
+        ],
+    )?;
+    let (mut asker, mut size) = ext_client(&server)?;
+    let mut reader = Viewer::open(server.port, None)?;
+    let sizes: [(u16, u16); 6] = [
+        (1024, 768),
+        (320, 200),
+        (1920, 1080),
+        (104, 95),
+        (8192, 256),
+        (800, 600),
+    ];
+    for round in 0..3 {
+        for &(w, h) in &sizes {
+            asker.set_desktop_size(w, h, &[full_screen(w, h)])?;
+            // Drain the asker's replies and resizes as they come.
+            asker.request_update(true, 0, 0, size.0, size.1)?;
+            for _ in 0..4 {
+                let sum = asker.read_update()?;
+                if let Some(new) = sum.resized {
+                    size = new;
+                }
+                if sum.rects.iter().any(|r| r.encoding == rfb::encoding::RAW) {
+                    break;
+                }
+            }
+            let _ = reader.incremental()?;
+        }
+        let image = reader.refresh()?;
+        ensure!(image.width > 0, "round {round}: empty picture");
+    }
+    // Once the storm is over the guest settles on the last size asked for.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let image = reader.refresh()?;
+        if (image.width, image.height) == (800, 600) {
+            break;
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "settled at {}x{}",
+            image.width,
+            image.height
+        );
+    }
+    let out = server.command("info status")?;
+    ensure!(out.contains("running"), "monitor says {out:?}");
+    Ok(())
+}

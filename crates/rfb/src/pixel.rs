@@ -169,7 +169,7 @@ impl Converter {
                     .unwrap_or(0)
             })
         };
-        let byte_shift = |max: u16, shift: u8| max == 255 && shift % 8 == 0 && shift <= 24;
+        let byte_shift = |max: u16, shift: u8| max == 255 && shift.is_multiple_of(8) && shift <= 24;
         let byte_shifts = (pf.bpp == 32
             && byte_shift(pf.red_max, pf.red_shift)
             && byte_shift(pf.green_max, pf.green_shift)
