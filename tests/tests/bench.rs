@@ -100,6 +100,13 @@ fn bench_guest_screen_equals_screendump() -> Result<()> {
     );
     // And it is the box workload, not a blank screen.
     ensure!(image.colour_count() > 4, "too few colours: {image:?}");
+    // The PPM form holds the same picture.
+    let ppm = server.path("box.ppm");
+    server.screendump_to(&ppm, "ppm")?;
+    ensure!(
+        Image::read_ppm(&ppm)? == image,
+        "PPM and PNG screendumps differ"
+    );
     Ok(())
 }
 
@@ -220,5 +227,47 @@ fn bad_bench_and_global_options_are_named() -> Result<()> {
         &["-global", "VGA.refresh_rate", "not found"],
     )?;
     expect_bad(&with(&["-global", "e1000.mac=1"]), &["-global", "e1000"])?;
+    Ok(())
+}
+
+#[test]
+fn system_reset_starts_the_bench_guest_again() -> Result<()> {
+    let (mut server, mut viewer, _) = stopped_bench("scroll", 320, 200)?;
+    // Let it run longer, so that a reboot is told from going on by the counter.
+    server.command("cont")?;
+    std::thread::sleep(Duration::from_millis(500));
+    server.command("stop")?;
+    std::thread::sleep(Duration::from_millis(120));
+    let before = read_counter(&xrgb(&viewer.refresh()?), 320).context("no counter")?;
+    ensure!(before >= 20, "only {before} frames before the reset");
+    let out = server.command("system_reset")?;
+    ensure!(out.trim().is_empty(), "system_reset printed {out:?}");
+    // Still stopped: the card is back in text mode and the guest has not run yet.
+    std::thread::sleep(Duration::from_millis(100));
+    let reset = viewer.refresh()?;
+    ensure!(
+        (reset.width, reset.height) == (720, 400),
+        "after the reset the screen is {}x{}",
+        reset.width,
+        reset.height
+    );
+    server.command("cont")?;
+    let deadline = std::time::Instant::now() + RUN_TIMEOUT;
+    loop {
+        let image = viewer.refresh()?;
+        if (image.width, image.height) == (320, 200) {
+            let n = read_counter(&xrgb(&image), 320).context("no counter")?;
+            ensure!(
+                n < before,
+                "the counter went on from {before} to {n}: no reboot"
+            );
+            break;
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "the guest did not boot again"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     Ok(())
 }
