@@ -104,8 +104,8 @@ pub const OPTIONS: &[OptionDef] = &[
     OptionDef {
         name: "global",
         arg: Some("driver.prop=value"),
-        help: "device property; only VGA.vgamem_mb=N (video memory in MiB, 1-512,\n\
-               rounded up to a power of two; default 16) exists",
+        help: "device property; only VGA.vgamem_mb=N exists: video memory in MiB\n\
+               (default 16), adjusted as QEMU does to 1-512 and a power of two",
     },
     OptionDef {
         name: "daemonize",
@@ -443,12 +443,6 @@ fn global(arg: &str) -> Result<u32> {
     let mb: u32 = value
         .parse()
         .map_err(|_| anyhow!("-global {arg}: Parameter 'vgamem_mb' expects uint32"))?;
-    if !(1..=vga::MAX_VGAMEM_MB).contains(&mb) {
-        bail!(
-            "-global {arg}: Invalid VGA memory size {mb} MiB (1 to {} MiB)",
-            vga::MAX_VGAMEM_MB
-        );
-    }
     Ok(mb)
 }
 

@@ -184,6 +184,14 @@ fn run(args: impl Iterator<Item = String>) -> Result<ExitCode> {
         cli::GuestSpec::Named(name) => guest::new_guest(&name, info)?,
         cli::GuestSpec::Bench(cfg) => Box::new(guest::bench::Bench::new(cfg)),
     };
+    let vgamem_used = vga::vgamem_bytes(vgamem_mb) >> 20;
+    if u32::try_from(vgamem_used).ok() != Some(vgamem_mb) {
+        eprintln!(
+            "porthole: warning: -global VGA.vgamem_mb={vgamem_mb}: using {vgamem_used} MiB \
+             (1 to {} MiB, a power of two, as QEMU adjusts it)",
+            vga::MAX_VGAMEM_MB
+        );
+    }
     let machine = machine::Machine::new(guest, vgamem_mb, start_paused)?;
     let (sw, sh) = (machine.surface().width(), machine.surface().height());
     vnc.surface_resized(sw, sh);
