@@ -143,10 +143,33 @@ fn scale_channel(c: u8, max: u16) -> u32 {
     }
 }
 
+/// The bits of a 32-bit pixel value that no colour channel of `pf` uses (0 for 8 and
+/// 16 bpp).
+fn unused_bits(pf: &PixelFormat) -> u32 {
+    if pf.bpp != 32 {
+        return 0;
+    }
+    let used = |max: u16, shift: u8| {
+        let width = 16 - max.leading_zeros();
+        let mask = ((1u64 << width) - 1) << shift;
+        u32::try_from(mask & 0xFFFF_FFFF).unwrap_or(u32::MAX)
+    };
+    !(used(pf.red_max, pf.red_shift)
+        | used(pf.green_max, pf.green_shift)
+        | used(pf.blue_max, pf.blue_shift))
+}
+
 /// Converts native `0x00RRGGBB` pixels into a client pixel format.
 ///
 /// Holds one 256-entry table per channel with the value already shifted into
 /// place, so a pixel costs three lookups and two ORs.
+///
+/// In 32-bit formats other than the native one, the bits no channel uses are sent as
+/// ones. Clients ignore them (RFC 6143 §7.4), except clients that copy pixels straight
+/// into RGBA image data and take that byte as alpha: noVNC 1.3's Raw decoder (Debian 12's
+/// `novnc`) makes only the first rectangle of its receive buffer opaque, so zeros there
+/// show as transparent, black pixels. The native format is sent as the surface holds it
+/// (`0x00RRGGBB`), as QEMU sends it.
 #[derive(Clone)]
 pub(crate) struct Converter {
     pf: PixelFormat,
@@ -157,6 +180,8 @@ pub(crate) struct Converter {
     red: [u32; 256],
     green: [u32; 256],
     blue: [u32; 256],
+    /// ORed into every converted pixel: the unused bits of a non-native 32-bit format.
+    fill: u32,
 }
 
 impl Converter {
@@ -181,13 +206,15 @@ impl Converter {
                 u32::from(pf.blue_shift),
             )
         });
+        let native = pf == PixelFormat::NATIVE;
         Converter {
             pf,
-            native: pf == PixelFormat::NATIVE,
+            native,
             byte_shifts,
             red: table(pf.red_max, pf.red_shift),
             green: table(pf.green_max, pf.green_shift),
             blue: table(pf.blue_max, pf.blue_shift),
+            fill: if native { 0 } else { unused_bits(&pf) },
         }
     }
 
@@ -198,7 +225,10 @@ impl Converter {
     /// The client pixel value for a native pixel (not yet cut to bpp).
     fn value(&self, p: u32) -> u32 {
         let [_, r, g, b] = p.to_be_bytes();
-        self.red[usize::from(r)] | self.green[usize::from(g)] | self.blue[usize::from(b)]
+        self.red[usize::from(r)]
+            | self.green[usize::from(g)]
+            | self.blue[usize::from(b)]
+            | self.fill
     }
 
     /// Appends the wire bytes for `pixels` to `out`.
@@ -213,11 +243,12 @@ impl Converter {
             return;
         }
         if let Some((rs, gs, bs)) = self.byte_shifts {
-            let big = self.pf.big_endian;
+            let (big, fill) = (self.pf.big_endian, self.fill);
             let start = out.len();
             out.resize(start + pixels.len() * 4, 0);
             for (dst, &p) in out[start..].chunks_exact_mut(4).zip(pixels) {
-                let v = ((p >> 16) & 0xFF) << rs | ((p >> 8) & 0xFF) << gs | (p & 0xFF) << bs;
+                let v =
+                    ((p >> 16) & 0xFF) << rs | ((p >> 8) & 0xFF) << gs | (p & 0xFF) << bs | fill;
                 dst.copy_from_slice(&if big {
                     v.to_be_bytes()
                 } else {
@@ -352,6 +383,49 @@ mod tests {
         b[3] = 0x80;
         let pf = PixelFormat::parse(&b).unwrap();
         assert!(pf.big_endian && pf.true_colour);
+    }
+
+    #[test]
+    fn unused_bits_of_32_bit_formats_are_ones_except_in_the_native_format() {
+        // noVNC's format: red in the first byte, the fourth byte unused (RGBX).
+        let rgbx = PixelFormat {
+            red_shift: 0,
+            blue_shift: 16,
+            ..PixelFormat::NATIVE
+        };
+        let mut out = Vec::new();
+        Converter::new(rgbx).write_pixels(&[0x0011_2233, 0], &mut out);
+        assert_eq!(out, [0x11, 0x22, 0x33, 0xff, 0, 0, 0, 0xff]);
+        let mut out = Vec::new();
+        Converter::new(PixelFormat::NATIVE).write_pixels(&[0x0011_2233], &mut out);
+        assert_eq!(out, [0x33, 0x22, 0x11, 0]);
+        // 10 bits per channel use 30 bits: the top two are ones.
+        let deep = PixelFormat {
+            red_max: 1023,
+            green_max: 1023,
+            blue_max: 1023,
+            red_shift: 20,
+            green_shift: 10,
+            blue_shift: 0,
+            ..PixelFormat::NATIVE
+        };
+        assert_eq!(unused_bits(&deep), 0xC000_0000);
+        let mut out = Vec::new();
+        Converter::new(deep).write_pixels(&[0], &mut out);
+        assert_eq!(out, [0, 0, 0, 0xC0]);
+        // Narrower pixels have no room to spare.
+        let rgb565 = PixelFormat {
+            bpp: 16,
+            depth: 16,
+            red_max: 31,
+            green_max: 63,
+            blue_max: 31,
+            red_shift: 11,
+            green_shift: 5,
+            blue_shift: 0,
+            ..PixelFormat::NATIVE
+        };
+        assert_eq!(unused_bits(&rgb565), 0);
     }
 
     #[test]

@@ -295,9 +295,20 @@ fn ref_scale(c: u8, max: u16) -> u64 {
 
 fn ref_encode(pf: &PixelFormat, p: u32) -> Vec<u8> {
     let [_, r, g, b] = p.to_be_bytes();
-    let v = (ref_scale(r, pf.red_max) << pf.red_shift)
+    let mut v = (ref_scale(r, pf.red_max) << pf.red_shift)
         | (ref_scale(g, pf.green_max) << pf.green_shift)
         | (ref_scale(b, pf.blue_max) << pf.blue_shift);
+    // 32-bit formats other than the native one get ones in the bits no channel can use.
+    if pf.bpp == 32 && *pf != PixelFormat::NATIVE {
+        let reach = |max: u16, shift: u8| {
+            let bits = 64 - u64::from(max).leading_zeros();
+            ((1u64 << bits) - 1) << shift
+        };
+        let used = reach(pf.red_max, pf.red_shift)
+            | reach(pf.green_max, pf.green_shift)
+            | reach(pf.blue_max, pf.blue_shift);
+        v |= !used & 0xFFFF_FFFF;
+    }
     let n = pf.bytes_per_pixel();
     let bytes = v.to_le_bytes();
     let mut out = bytes[..n].to_vec();

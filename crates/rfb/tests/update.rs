@@ -103,7 +103,8 @@ fn rgb565_little_endian_exact() {
 
 #[test]
 fn bgrx_32bpp_native_exact() {
-    // Native: little-endian 0x00RRGGBB, i.e. B, G, R, X on the wire.
+    // Native: little-endian 0x00RRGGBB, i.e. B, G, R, X on the wire, X as the surface
+    // holds it (zero).
     let mut expect = header(0, 0, 2, 2);
     expect.extend([
         0x40, 0x80, 0xff, 0, 0, 0, 0, 0, 0x56, 0x34, 0x12, 0, 0xff, 0xff, 0xff, 0,
@@ -117,7 +118,8 @@ fn bgrx_32bpp_native_exact() {
 
 #[test]
 fn bgrx_32bpp_big_endian_exact() {
-    // Big-endian with blue at 24: B, G, R, X on the wire through the slow path.
+    // Big-endian with blue at 24: B, G, R, X on the wire through the slow path; the
+    // unused X byte is all ones.
     let pf = PixelFormat {
         bpp: 32,
         depth: 24,
@@ -132,13 +134,15 @@ fn bgrx_32bpp_big_endian_exact() {
     };
     let mut expect = header(0, 0, 2, 2);
     expect.extend([
-        0x40, 0x80, 0xff, 0, 0, 0, 0, 0, 0x56, 0x34, 0x12, 0, 0xff, 0xff, 0xff, 0,
+        0x40, 0x80, 0xff, 0xff, 0, 0, 0, 0xff, 0x56, 0x34, 0x12, 0xff, 0xff, 0xff, 0xff, 0xff,
     ]);
     assert_eq!(full_update(&pf), expect);
 }
 
+/// noVNC's format. The unused fourth byte is all ones: noVNC 1.3 copies Raw pixels into
+/// RGBA image data and, beyond the first rectangle in its buffer, keeps that byte as alpha.
 #[test]
-fn rgbx_32bpp_little_endian_exact() {
+fn rgbx_32bpp_little_endian_exact_with_opaque_x_byte() {
     let pf = PixelFormat {
         red_shift: 0,
         green_shift: 8,
@@ -147,7 +151,7 @@ fn rgbx_32bpp_little_endian_exact() {
     };
     let mut expect = header(0, 0, 2, 2);
     expect.extend([
-        0xff, 0x80, 0x40, 0, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0, 0xff, 0xff, 0xff, 0,
+        0xff, 0x80, 0x40, 0xff, 0, 0, 0, 0xff, 0x12, 0x34, 0x56, 0xff, 0xff, 0xff, 0xff, 0xff,
     ]);
     assert_eq!(full_update(&pf), expect);
 }
