@@ -29,8 +29,11 @@ as_root() {
 
 # --- system packages -------------------------------------------------------------------
 # package:command-it-provides
+# xdotool presses gvncviewer's screenshot key and xwininfo finds viewer windows in the
+# mode-switch tests (tests/python/test_modes.py).
 apt_wanted=(gvncviewer:gvnccapture tigervnc-viewer:vncviewer xvfb:Xvfb xauth:xauth tmux:tmux
-    qemu-system-x86:qemu-system-x86_64 openssl:openssl chromium:chromium)
+    qemu-system-x86:qemu-system-x86_64 openssl:openssl chromium:chromium xdotool:xdotool
+    x11-utils:xwininfo)
 # Packages that install no command: nss_wrapper gives gvnccapture a private ~/.pki in the
 # TLS tests (gtk-vnc finds its certificates through the password database, not $HOME).
 apt_libraries=(libnss-wrapper novnc)
@@ -86,7 +89,8 @@ if [ "${#pip_missing[@]}" -gt 0 ]; then
     if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
 fi
 
-for cmd in gvnccapture vncviewer Xvfb vncdo qemu-system-x86_64 openssl chromium; do
+for cmd in gvnccapture gvncviewer vncviewer Xvfb vncdo qemu-system-x86_64 openssl chromium \
+    xdotool xwininfo; do
     if ! command -v "$cmd" >/dev/null 2>&1; then
         echo "$cmd is still missing after installation" >&2
         exit 1

@@ -8,11 +8,7 @@
 //! rectangles the workload changed. A viewer's SetDesktopSize is honoured in graphics
 //! workloads: the next frame sets the new mode and starts the workload again at that size.
 
-use vga::{
-    LFB_BASE, VBE_ENABLED, VBE_INDEX_BPP, VBE_INDEX_ENABLE, VBE_INDEX_VIRT_WIDTH,
-    VBE_INDEX_X_OFFSET, VBE_INDEX_XRES, VBE_INDEX_Y_OFFSET, VBE_INDEX_YRES, VBE_LFB_ENABLED,
-    VBE_PORT_DATA, VBE_PORT_INDEX,
-};
+use vga::LFB_BASE;
 
 use crate::text::{self, COLS, ROWS, TEXT_BASE};
 use crate::workloads::{self, Kind, TextWorkload, Workload};
@@ -133,32 +129,9 @@ impl Bench {
         }
     }
 
-    /// Sets a 32 bpp VBE mode the way the harness's guest does and returns the size the card
-    /// accepted.
-    fn set_mode(bus: &mut dyn Bus, width: u32, height: u32) -> (u32, u32) {
-        let w16 = u16::try_from(width).unwrap_or(u16::MAX);
-        let h16 = u16::try_from(height).unwrap_or(u16::MAX);
-        let reg = |bus: &mut dyn Bus, index: u16, v: u16| {
-            bus.outw(VBE_PORT_INDEX, index);
-            bus.outw(VBE_PORT_DATA, v);
-        };
-        reg(bus, VBE_INDEX_ENABLE, 0);
-        reg(bus, VBE_INDEX_XRES, w16);
-        reg(bus, VBE_INDEX_YRES, h16);
-        reg(bus, VBE_INDEX_BPP, 32);
-        reg(bus, VBE_INDEX_ENABLE, VBE_ENABLED | VBE_LFB_ENABLED);
-        reg(bus, VBE_INDEX_VIRT_WIDTH, w16);
-        reg(bus, VBE_INDEX_X_OFFSET, 0);
-        reg(bus, VBE_INDEX_Y_OFFSET, 0);
-        let get = |bus: &mut dyn Bus, index: u16| {
-            bus.outw(VBE_PORT_INDEX, index);
-            u32::from(bus.inw(VBE_PORT_DATA))
-        };
-        (get(bus, VBE_INDEX_XRES), get(bus, VBE_INDEX_YRES))
-    }
-
     fn start_graphics(&mut self, bus: &mut dyn Bus, kind: Kind, width: u32, height: u32) {
-        let (w, h) = Self::set_mode(bus, width, height);
+        // The harness's guest sets its mode with the same register sequence.
+        let (w, h) = crate::vbe::set_mode_32bpp(bus, width, height);
         // The card may give less than asked for (too little video memory); draw what it shows.
         let (w, h) = (w.max(workloads::MIN_WIDTH), h.max(workloads::MIN_HEIGHT));
         self.gfx = Some(Workload::new(kind, w, h));
@@ -292,46 +265,10 @@ impl Bench {
 mod tests {
     use super::*;
 
-    /// A bus with a VGA card and its framebuffer at [`LFB_BASE`], as the machine wires it.
-    struct CardBus {
-        vga: vga::Vga,
-    }
-
-    impl Bus for CardBus {
-        fn outb(&mut self, port: u16, v: u8) {
-            self.vga.port_write(port, v);
-        }
-        fn inb(&mut self, port: u16) -> u8 {
-            self.vga.port_read(port)
-        }
-        fn writeb(&mut self, addr: u32, v: u8) {
-            self.write_bytes(addr, &[v]);
-        }
-        fn readb(&mut self, addr: u32) -> u8 {
-            self.vga.mem_read(addr)
-        }
-        fn outw(&mut self, port: u16, v: u16) {
-            self.vga.vbe_write(port, v);
-        }
-        fn inw(&mut self, port: u16) -> u16 {
-            self.vga.vbe_read(port)
-        }
-        fn write_bytes(&mut self, addr: u32, data: &[u8]) {
-            if addr >= LFB_BASE {
-                self.vga
-                    .lfb_write(usize::try_from(addr - LFB_BASE).unwrap(), data);
-            } else {
-                for (a, &b) in (addr..).zip(data) {
-                    self.vga.mem_write(a, b);
-                }
-            }
-        }
-    }
+    use crate::testbus::CardBus;
 
     fn frame_of(bus: &mut CardBus) -> display::Surface {
-        let mut s = display::Surface::new(1, 1).unwrap();
-        bus.vga.render(&mut s, 0);
-        s
+        bus.frame()
     }
 
     #[test]
@@ -345,9 +282,7 @@ mod tests {
             };
             let mut g = Bench::new(cfg);
             let mut reference = Workload::new(kind, 320, 200);
-            let mut bus = CardBus {
-                vga: vga::Vga::new(),
-            };
+            let mut bus = CardBus::new();
             g.reset(&mut bus);
             for frame in 0..4 {
                 let s = frame_of(&mut bus);
@@ -365,9 +300,7 @@ mod tests {
             workload: BenchWorkload::Graphics(Kind::Box),
             ..Config::default()
         });
-        let mut bus = CardBus {
-            vga: vga::Vga::new(),
-        };
+        let mut bus = CardBus::new();
         g.reset(&mut bus);
         assert!(g.resizable());
         assert!(!g.request_mode(0, 0));
@@ -385,9 +318,7 @@ mod tests {
             workload: BenchWorkload::Text,
             ..Config::default()
         });
-        let mut bus = CardBus {
-            vga: vga::Vga::new(),
-        };
+        let mut bus = CardBus::new();
         g.reset(&mut bus);
         assert!(!g.resizable());
         assert!(!g.request_mode(1024, 768));

@@ -14,16 +14,21 @@
 //! Guests are deterministic: the same key presses give the same video
 //! memory.
 //!
-//! Guests: `console` (the default; boot screen and a line editor) and
-//! `bars` (text-mode colour bars). See [`GUESTS`] and [`new_guest`].
+//! Guests: `console` (the default; boot screen and a line editor, and `mode WxH` for a
+//! Bochs VBE graphics screen), `bars` (text-mode colour bars) and `bench` (benchmark
+//! workloads). See [`GUESTS`] and [`new_guest`].
 
 #![forbid(unsafe_code)]
 
 pub mod bars;
 pub mod bench;
 pub mod console;
+pub mod graphics;
 pub mod keyboard;
+#[cfg(test)]
+mod testbus;
 pub mod text;
+pub mod vbe;
 pub mod workloads;
 
 /// The guest's view of the machine: port I/O and physical memory.
@@ -107,7 +112,8 @@ pub trait Guest: Send {
 pub const GUESTS: &[(&str, &str)] = &[
     (
         "console",
-        "boot screen and a line editor in VGA text mode (default)",
+        "boot screen and a line editor in VGA text mode; 'mode WxH' shows a VBE \
+         graphics screen (default)",
     ),
     ("bars", "the 16 text-mode colours as vertical bars"),
     (

@@ -220,6 +220,19 @@ impl TextScreen {
         self.cursor = None;
     }
 
+    /// Writes every known cell to video memory again and forgets the cursor position: after
+    /// a mode set, or after writes that went only to the shadow.
+    pub fn rewrite(&mut self, bus: &mut dyn Bus) {
+        let cells = std::mem::take(&mut self.shadow);
+        self.shadow = vec![None; COLS * ROWS];
+        self.cursor = None;
+        for (i, cell) in cells.into_iter().enumerate() {
+            if let Some(cell) = cell {
+                self.put(bus, i / COLS, i % COLS, cell);
+            }
+        }
+    }
+
     /// The cell at (`row`, `col`) as last written, if known.
     #[must_use]
     pub fn cell(&self, row: usize, col: usize) -> Option<Cell> {
