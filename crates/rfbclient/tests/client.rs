@@ -344,7 +344,7 @@ fn huge_desktop_name_is_refused_before_allocation() {
 
 #[test]
 fn oversized_framebuffer_is_refused() {
-    let (mut c, server) = scripted(server_init_script(8000, 4000, 1, b"x"));
+    let (mut c, server) = scripted(server_init_script(8193, 4000, 1, b"x"));
     assert!(matches!(
         c.handshake(&opts(8, None)),
         Err(Error::TooLong {
