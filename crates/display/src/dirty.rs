@@ -331,11 +331,11 @@ mod tests {
 
     #[test]
     fn cve_2015_5225_oversize_is_clamped_to_max() {
-        let mut map = DirtyMap::new(8000, 4000);
+        let mut map = DirtyMap::new(10_000, 9000);
         assert_eq!((map.width(), map.height()), (MAX_WIDTH, MAX_HEIGHT));
-        map.mark(Rect::new(7000, 3000, 100, 100));
+        map.mark(Rect::new(9000, 8500, 100, 100));
         assert!(!map.is_dirty());
-        map.resize(8000, 4000);
+        map.resize(10_000, 9000);
         assert_eq!(
             map.take_rects(),
             vec![Rect::new(0, 0, MAX_WIDTH, MAX_HEIGHT)]
