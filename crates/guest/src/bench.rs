@@ -241,6 +241,14 @@ impl Guest for Bench {
     fn resizable(&self) -> bool {
         matches!(self.cfg.workload, BenchWorkload::Graphics(_))
     }
+
+    fn halted(&self) -> bool {
+        // `static` draws its one frame and then halts, as the harness's guest does.
+        self.cfg.workload == BenchWorkload::Graphics(Kind::Static)
+            && self.gfx.is_some()
+            && !self.full
+            && self.pending_mode.is_none()
+    }
 }
 
 impl Bench {
@@ -283,7 +291,10 @@ mod tests {
             let mut g = Bench::new(cfg);
             let mut reference = Workload::new(kind, 320, 200);
             let mut bus = CardBus::new();
+            assert!(!g.halted(), "{kind:?} halted before it drew");
             g.reset(&mut bus);
+            // Only `static` halts once its frame is drawn.
+            assert_eq!(g.halted(), kind == Kind::Static, "{kind:?}");
             for frame in 0..4 {
                 let s = frame_of(&mut bus);
                 assert_eq!((s.width(), s.height()), (320, 200), "{kind:?}");

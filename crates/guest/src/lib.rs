@@ -102,6 +102,12 @@ pub trait Guest: Send {
     fn request_mode(&mut self, _width: u32, _height: u32) -> bool {
         false
     }
+    /// Whether the guest has nothing more to draw until something happens (a reset or a
+    /// mode request): a vCPU then sleeps instead of running empty frames, as a guest that
+    /// halts does.
+    fn halted(&self) -> bool {
+        false
+    }
     /// Whether [`request_mode`](Self::request_mode) can ever succeed.
     fn resizable(&self) -> bool {
         false

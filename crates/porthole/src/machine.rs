@@ -368,6 +368,11 @@ impl Machine {
         }
     }
 
+    /// Whether the guest runs on a vCPU thread of its own.
+    pub fn has_vcpu(&self) -> bool {
+        matches!(self.runner, Runner::Vcpu { .. })
+    }
+
     /// Whether the guest changes its mode when a viewer asks (SetDesktopSize).
     pub fn resizable(&self) -> bool {
         match &self.runner {
@@ -464,9 +469,16 @@ fn vcpu_main(
         if now > next + period {
             next = now; // behind by more than a frame: drop, don't burst
         }
-        // Sleep until the next frame, waking early for a state change.
+        // Sleep until the next frame, waking early for a state change; a halted guest
+        // sleeps until one comes.
+        let halted = guest.halted();
         let mut c = shared.control();
         while !c.quit && !c.reset && c.mode_request.is_none() && c.running {
+            if halted {
+                c = shared.wake.wait(c).unwrap_or_else(PoisonError::into_inner);
+                next = Instant::now();
+                continue;
+            }
             let now = Instant::now();
             if now >= next {
                 break;
