@@ -7,6 +7,7 @@
 
 use anyhow::{Context, Result, bail, ensure};
 use porthole_tests::image::{expect_same_image, parse_ppm_header};
+use porthole_tests::raw::keysyms_for;
 use porthole_tests::raw::{ENC_DESKTOP_SIZE, ENC_RAW, PixelFormat};
 use porthole_tests::{Image, RawRfb, Server, Viewer, gvnccapture, require_client};
 
@@ -161,5 +162,50 @@ fn screendump_to_an_unwritable_path_reports_an_error() -> Result<()> {
         out.contains("VM status: running"),
         "info status after the error: {out:?}"
     );
+    Ok(())
+}
+
+#[test]
+fn gvnccapture_png_equals_screendump_in_vbe_modes() -> Result<()> {
+    // gvnccapture takes one picture per connection, so each mode gets its own capture (the
+    // one-session switch with gtk-vnc is in tests/python/test_modes.py, with gvncviewer).
+    if !require_client("gvnccapture")? {
+        return Ok(());
+    }
+    // gvnccapture asks for exclusive access; share=ignore keeps the typing viewer connected.
+    let mut server = Server::start(",password=on,share=ignore")?;
+    server.set_password("m0des")?;
+    let mut typist = Viewer::open(server.port, Some("m0des"))?;
+    let save = server.dir.path().to_path_buf();
+    for (mode, size) in [("1024x768", (1024, 768)), ("1920x1080", (1920, 1080))] {
+        typist.tap_keys(&keysyms_for(&format!("mode {mode}\n")))?;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let dump = server.screendump_png(&format!("wait-{mode}.png"))?;
+            if (dump.width, dump.height) == size {
+                break;
+            }
+            ensure!(std::time::Instant::now() < deadline, "no {mode} mode");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let mut n = 0;
+        let image = expect_same_image(ATTEMPTS, &save, &format!("gvnccapture-{mode}"), || {
+            n += 1;
+            let out = server.path(&format!("capture-{mode}-{n}.png"));
+            let run = gvnccapture(server.display, "m0des", &out)?;
+            let path = run
+                .image
+                .with_context(|| format!("gvnccapture failed ({:?}):\n{}", run.status, run.log))?;
+            let captured = Image::read_png(&path)?;
+            let dumped = server.screendump_png(&format!("dump-{mode}-{n}.png"))?;
+            Ok((captured, dumped))
+        })?;
+        ensure!(
+            (image.width, image.height) == size,
+            "captured {}x{}",
+            image.width,
+            image.height
+        );
+    }
     Ok(())
 }
