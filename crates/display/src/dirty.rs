@@ -10,7 +10,7 @@ const WORD_BITS: u32 = u64::BITS;
 /// Dirty tiles of a `width`×`height` surface, one bit per [`TILE`]×[`TILE`] tile.
 ///
 /// The size is clamped to [`MAX_WIDTH`]×[`MAX_HEIGHT`], so the bitmap is bounded (at most
-/// 320×135 tiles) whatever the caller passes. Rectangles handed out are always clamped to the
+/// 512×512 tiles) whatever the caller passes. Rectangles handed out are always clamped to the
 /// surface, including the partial tiles at the right and bottom edges.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DirtyMap {
