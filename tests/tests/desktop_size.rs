@@ -202,16 +202,8 @@ fn set_desktop_size_switches_the_bench_guest_for_every_viewer() -> Result<()> {
         &["-guest", "bench,workload=box,width=640,height=480,fps=60"],
     )?;
     // Wait until the guest has set its first mode.
-    let (mut c, mut size) = ext_client(&server)?;
-    for _ in 0..MAX_SWITCH_UPDATES {
-        if size == (640, 480) {
-            break;
-        }
-        c.request_update(false, 0, 0, size.0, size.1)?;
-        if let Some(new) = c.read_update()?.resized {
-            size = new;
-        }
-    }
+    let (mut c, size) = ext_client(&server)?;
+    let size = wait_for_size(&mut c, size, (640, 480))?;
     ensure!(size == (640, 480), "the bench guest's mode never arrived");
     // A second viewer that only knows the plain DesktopSize pseudo-encoding.
     let mut plain = Viewer::open(server.port, None)?;
@@ -313,5 +305,47 @@ fn mode_switch_storm_while_a_viewer_reads_keeps_everything_consistent() -> Resul
     }
     let out = server.command("info status")?;
     ensure!(out.contains("running"), "monitor says {out:?}");
+    Ok(())
+}
+
+/// Asks for updates until the framebuffer is `target`; returns the size reached. A resize
+/// comes as its own update, followed by the pixels for the same request, which are read too.
+fn wait_for_size(c: &mut Client, mut size: (u16, u16), target: (u16, u16)) -> Result<(u16, u16)> {
+    for _ in 0..MAX_SWITCH_UPDATES {
+        if size == target {
+            break;
+        }
+        c.request_update(true, 0, 0, size.0, size.1)?;
+        if let Some(new) = c.read_update()?.resized {
+            size = new;
+            c.read_update()?;
+        }
+    }
+    Ok(size)
+}
+
+#[test]
+fn set_desktop_size_resizes_the_console_in_a_graphics_mode_only() -> Result<()> {
+    let server = Server::start("")?;
+    let (mut c, size) = ext_client(&server)?;
+    // Text mode keeps its size.
+    c.set_desktop_size(1024, 768, &[full_screen(1024, 768)])?;
+    ensure!(read_ext(&mut c)? == ext(REASON_THIS_CLIENT, STATUS_PROHIBITED, size));
+    // In a graphics mode (typed at the console) a viewer may resize it.
+    for k in porthole_tests::raw::keysyms_for("mode 1024x768\n") {
+        c.key(true, k)?;
+        c.key(false, k)?;
+    }
+    let size = wait_for_size(&mut c, size, (1024, 768))?;
+    ensure!(size == (1024, 768), "the console never switched: {size:?}");
+    c.set_desktop_size(1020, 600, &[full_screen(1020, 600)])?;
+    ensure!(read_ext(&mut c)? == ext(REASON_THIS_CLIENT, STATUS_INVALID_LAYOUT, size));
+    c.set_desktop_size(800, 600, &[full_screen(800, 600)])?;
+    ensure!(read_ext(&mut c)? == ext(REASON_THIS_CLIENT, STATUS_FORWARDED, size));
+    let size = wait_for_size(&mut c, size, (800, 600))?;
+    ensure!(
+        size == (800, 600),
+        "the console did not switch to 800x600: {size:?}"
+    );
     Ok(())
 }

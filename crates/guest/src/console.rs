@@ -68,6 +68,8 @@ pub struct Console {
     video_memory: u64,
     /// The graphics mode shown, if not text mode.
     gfx: Option<graphics::Screen>,
+    /// A graphics mode a viewer asked for (SetDesktopSize), set at the next slice.
+    requested: Option<(u32, u32)>,
 }
 
 /// What a `mode` command asks for.
@@ -159,6 +161,7 @@ impl Console {
             keyboard_ok: false,
             video_memory: 0,
             gfx: None,
+            requested: None,
         }
     }
 
@@ -481,10 +484,30 @@ impl Guest for Console {
         "console"
     }
 
+    /// In a graphics mode a viewer may resize the screen (as a desktop follows its window);
+    /// text mode keeps its size.
+    fn resizable(&self) -> bool {
+        self.gfx.is_some()
+    }
+
+    fn request_mode(&mut self, width: u32, height: u32) -> bool {
+        if !self.resizable() {
+            return false;
+        }
+        match parse_mode(&format!("{width}x{height}"), self.video_memory) {
+            Ok(ModeRequest::Graphics(w, h)) => {
+                self.requested = Some((w, h));
+                true
+            }
+            _ => false,
+        }
+    }
+
     fn reset(&mut self, bus: &mut dyn Bus) {
         self.decoder = Decoder::new();
         self.screen.invalidate();
         self.gfx = None;
+        self.requested = None;
         vbe::disable(bus);
         self.video_memory = vbe::video_memory(bus);
         text::set_mode3(bus, true);
@@ -498,6 +521,11 @@ impl Guest for Console {
     }
 
     fn run(&mut self, bus: &mut dyn Bus, _now_ms: u64) {
+        if let Some((w, h)) = self.requested.take()
+            && self.gfx.is_some()
+        {
+            self.enter_graphics(bus, w, h);
+        }
         for _ in 0..MAX_BYTES_PER_SLICE {
             let b = match keyboard::poll(bus) {
                 Poll::Empty => break,
@@ -550,6 +578,28 @@ mod tests {
     fn type_line(c: &mut Console, bus: &mut CardBus, text: &str) {
         bus.type_text(text);
         c.run(bus, 0);
+    }
+
+    #[test]
+    fn a_viewer_may_resize_a_graphics_mode_but_not_text_mode() {
+        let mut bus = CardBus::new();
+        let mut c = boot(&mut bus);
+        assert!(!c.resizable());
+        assert!(!c.request_mode(1024, 768));
+        type_line(&mut c, &mut bus, "mode 1024x768\n");
+        assert_eq!(c.graphics_mode(), Some((1024, 768)));
+        assert!(c.resizable());
+        // Sizes the `mode` command refuses are refused here too.
+        assert!(!c.request_mode(320, 200));
+        assert!(!c.request_mode(1020, 600));
+        assert!(!c.request_mode(8192, 8192));
+        assert!(c.request_mode(800, 600));
+        c.run(&mut bus, 0);
+        assert_eq!(c.graphics_mode(), Some((800, 600)));
+        assert_eq!(bus.vga.mode_size(), (800, 600));
+        // Back in text mode, requests are refused again.
+        type_line(&mut c, &mut bus, "mode text\n");
+        assert!(!c.request_mode(800, 600));
     }
 
     /// The characters of text row `row` in video memory, trailing blanks cut.
