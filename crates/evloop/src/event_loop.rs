@@ -182,7 +182,14 @@ impl<S: 'static> EventLoop<S> {
     /// if work is left over), dispatch the batch and expired timers, then the
     /// apply step, then remote closures and another apply step.
     pub fn run_once(&mut self, state: &mut S, timeout: Option<Duration>) -> Result<(), Error> {
-        let timeout = self.poll_timeout(timeout);
+        // Work handlers deferred to this turn runs after the poll, so that the sources that
+        // became ready meanwhile are served first.
+        let carried = std::mem::take(&mut self.core.next_turn);
+        let timeout = if carried.is_empty() {
+            self.poll_timeout(timeout)
+        } else {
+            Some(Duration::ZERO)
+        };
         self.wait(timeout)?;
 
         for ev in self.events.iter() {
@@ -197,6 +204,11 @@ impl<S: 'static> EventLoop<S> {
             if let Some(w) = write {
                 self.core.dispatch(key, state, |h, s, o| h.ready(s, w, o));
             }
+        }
+
+        for (key, tag) in carried {
+            self.core
+                .dispatch(key, state, |h, s, o| h.notify(s, tag, o));
         }
 
         let now = self.core.clock.now();
@@ -416,6 +428,68 @@ mod tests {
         fn source(&mut self) -> Option<&mut dyn mio::event::Source> {
             Some(&mut self.stream)
         }
+    }
+
+    /// Re-arms itself for the next turn at every notification, as a reader whose budget ran
+    /// out does, and counts its turns.
+    struct Busy {
+        stream: mio::net::UnixStream,
+    }
+
+    impl Handler<Log> for Busy {
+        fn ready(&mut self, _log: &mut Log, _ev: Readiness, _ops: &mut Ops<'_, Log>) {}
+        fn notify(&mut self, log: &mut Log, _tag: u64, ops: &mut Ops<'_, Log>) {
+            log.borrow_mut().push(("busy", "notify"));
+            if let Some(me) = ops.me() {
+                ops.notify_next_turn(me, 0);
+            }
+        }
+        fn source(&mut self) -> Option<&mut dyn mio::event::Source> {
+            Some(&mut self.stream)
+        }
+    }
+
+    /// A handler that always has more to do gets one callback per iteration, after the poll,
+    /// so another socket that becomes ready is served in the next iteration instead of
+    /// waiting behind up to MAX_QUEUE_ROUNDS rounds of it (the VNC flooding-client
+    /// starvation).
+    #[test]
+    fn handler_rearmed_for_the_next_turn_cannot_starve_a_ready_socket() {
+        let clock = FakeClock::new();
+        let mut el: EventLoop<Log> = EventLoop::with_clock(Rc::new(clock.clone())).expect("loop");
+        let mut log: Log = Rc::default();
+        let (a, _a_peer) = mio::net::UnixStream::pair().expect("pair");
+        let busy = el
+            .add(Box::new(Busy { stream: a }), Interest::READABLE)
+            .expect("add");
+        let (b, mut b_peer) = mio::net::UnixStream::pair().expect("pair");
+        el.add(
+            Box::new(Rec {
+                name: "quiet",
+                stream: b,
+            }),
+            Interest::READABLE,
+        )
+        .expect("add");
+        el.with_ops(&mut log, |_, ops| ops.notify(busy, 0));
+        assert_eq!(
+            log.borrow().len(),
+            1,
+            "the first notification ran in with_ops"
+        );
+        io::Write::write_all(&mut b_peer, b"x").expect("write");
+        for _ in 0..3 {
+            el.run_once(&mut log, Some(Duration::from_millis(500)))
+                .expect("run");
+        }
+        let log = log.borrow();
+        let busy_turns = log.iter().filter(|e| e.0 == "busy").count();
+        // One callback per iteration: the first in with_ops, then one in each of the three.
+        assert_eq!(busy_turns, 4, "{log:?}");
+        assert!(
+            log.contains(&("quiet", "ready")),
+            "the ready socket was never served: {log:?}"
+        );
     }
 
     /// A real event carrying the token of a removed handler, whose slot was

@@ -76,6 +76,8 @@ pub(crate) struct Core<S> {
     pub(crate) timers: Timers,
     pub(crate) clock: Rc<dyn Clock>,
     pub(crate) quit: bool,
+    /// Notifications for the next iteration, after the next poll ([`Ops::notify_next_turn`]).
+    pub(crate) next_turn: Vec<(HandlerKey, u64)>,
 }
 
 impl<S> Core<S> {
@@ -89,6 +91,7 @@ impl<S> Core<S> {
             timers: Timers::default(),
             clock,
             quit: false,
+            next_turn: Vec::new(),
         }
     }
 
@@ -339,6 +342,15 @@ impl<S> Ops<'_, S> {
     /// that is due in the current batch but has not fired yet does not fire.
     pub fn cancel_timer(&mut self, id: TimerId) {
         self.core.timers.cancel(id);
+    }
+
+    /// Queues a call of [`Handler::notify`] of `key` with `tag` for the next loop iteration:
+    /// after the next poll (which then does not wait), so every other ready source is
+    /// served first. A handler that stopped after its share of work (a read budget) re-arms
+    /// itself with this; [`Ops::notify`] would run it again in the same batch. Skipped if
+    /// `key` is removed by then.
+    pub fn notify_next_turn(&mut self, key: HandlerKey, tag: u64) {
+        self.core.next_turn.push((key, tag));
     }
 
     /// Queues a call of [`Handler::notify`] of `key` with `tag` after the

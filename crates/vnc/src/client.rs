@@ -63,6 +63,10 @@ pub(crate) struct ClientHandler<S> {
     client_size: (u32, u32),
     /// The user name of a Plain login being checked on the worker.
     plain_pending: Option<String>,
+    /// Input is left unread while the output queue is over the throttle level (the client is
+    /// not reading what it asked for); reading resumes once the queue drains, and TCP pushes
+    /// back on the client meanwhile.
+    read_paused: bool,
     closing: bool,
     _state: PhantomData<fn(&mut S)>,
 }
@@ -127,6 +131,7 @@ impl<S: VncHost> ClientHandler<S> {
             pending: None,
             client_size: (0, 0),
             plain_pending: None,
+            read_paused: false,
             closing: false,
             _state: PhantomData,
         })
@@ -309,9 +314,15 @@ impl<S: VncHost> ClientHandler<S> {
         let mut budget = READ_BUDGET;
         while !self.closing {
             if budget == 0 {
+                // This client had its share of the turn: the rest waits for the next one,
+                // after every other ready source.
                 if let Some(k) = self.me() {
-                    ops.notify(k, NOTIFY_READ);
+                    ops.notify_next_turn(k, NOTIFY_READ);
                 }
+                break;
+            }
+            if !self.handshaking && self.queued() > throttle_level(state) {
+                self.read_paused = true;
                 break;
             }
             if self.handshaking {
@@ -672,6 +683,13 @@ impl<S: VncHost> Handler<S> for ClientHandler<S> {
             if !self.closing {
                 self.try_update(state, ops);
                 self.flush(ops);
+            }
+            if self.read_paused && !self.closing && self.queued() <= throttle_level(state) {
+                // The client read its updates: what it sent meanwhile is read now (no new
+                // readable edge would come for it).
+                self.read_paused = false;
+                self.read_input(state, ops);
+                return;
             }
         }
         if !self.closing && (ev.readable || ev.read_closed || ev.error) {
