@@ -8,10 +8,8 @@
 //! rectangles the workload changed. A viewer's SetDesktopSize is honoured in graphics
 //! workloads: the next frame sets the new mode and starts the workload again at that size.
 
-use vga::LFB_BASE;
-
 use crate::text::{self, COLS, ROWS, TEXT_BASE};
-use crate::workloads::{self, Kind, TextWorkload, Workload};
+use crate::workloads::{self, DirtyRect, Kind, TextWorkload, Workload};
 use crate::{Bus, Guest};
 
 /// Default mode width.
@@ -23,9 +21,9 @@ pub const DEFAULT_FPS: u32 = 60;
 /// Highest frame rate accepted.
 pub const MAX_FPS: u32 = 1000;
 /// Widest mode the guest asks for (the card's VBE limit).
-pub const MAX_WIDTH: u32 = 8192;
+pub const MAX_WIDTH: u32 = workloads::MAX_WIDTH;
 /// Tallest mode the guest asks for.
-pub const MAX_HEIGHT: u32 = 8192;
+pub const MAX_HEIGHT: u32 = workloads::MAX_HEIGHT;
 
 /// What the guest draws.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,30 +136,6 @@ impl Bench {
         self.full = true;
     }
 
-    /// Writes rows `y0..y1`, columns `x0..x1` of the workload's frame to the framebuffer.
-    fn flush(&mut self, bus: &mut dyn Bus, x0: u32, y0: u32, w: u32, h: u32) {
-        let Some(wl) = &self.gfx else {
-            return;
-        };
-        let pitch = usize::try_from(wl.width()).unwrap_or(0);
-        let px = wl.pixels();
-        let (x0, w) = (to_usize(x0), to_usize(w));
-        for y in y0..y0.saturating_add(h).min(wl.height()) {
-            let start = to_usize(y) * pitch + x0;
-            let Some(src) = px.get(start..start + w) else {
-                continue;
-            };
-            self.row.clear();
-            self.row.extend(src.iter().flat_map(|p| p.to_le_bytes()));
-            let addr = u32::try_from(start * 4)
-                .ok()
-                .and_then(|o| LFB_BASE.checked_add(o));
-            if let Some(addr) = addr {
-                bus.write_bytes(addr, &self.row);
-            }
-        }
-    }
-
     fn draw_text(&mut self, bus: &mut dyn Bus, old: &[u16; COLS * ROWS]) {
         for (i, (&new, &was)) in self.cells.iter().zip(old.iter()).enumerate() {
             if new != was || self.full {
@@ -252,18 +226,28 @@ impl Guest for Bench {
 }
 
 impl Bench {
-    /// Writes what the last step changed (everything after a mode set).
+    /// Writes what the last step changed (everything after a mode set) to the framebuffer.
     fn run_flush(&mut self, bus: &mut dyn Bus) {
         let Some(wl) = &self.gfx else {
             return;
         };
-        let rects: Vec<(u32, u32, u32, u32)> = if self.full {
-            vec![(0, 0, wl.width(), wl.height())]
-        } else {
-            wl.dirty().iter().map(|r| (r.x, r.y, r.w, r.h)).collect()
-        };
-        for (x, y, w, h) in rects {
-            self.flush(bus, x, y, w, h);
+        let whole = [DirtyRect {
+            x: 0,
+            y: 0,
+            w: wl.width(),
+            h: wl.height(),
+        }];
+        let rects = if self.full { &whole[..] } else { wl.dirty() };
+        let pitch = u64::from(wl.width());
+        for r in rects {
+            let w = to_usize(r.w);
+            for y in r.y..r.y.saturating_add(r.h).min(wl.height()) {
+                let first = u64::from(y) * pitch + u64::from(r.x);
+                let start = usize::try_from(first).unwrap_or(usize::MAX);
+                if let Some(src) = wl.pixels().get(start..start.saturating_add(w)) {
+                    crate::vbe::write_pixels(bus, first, src, &mut self.row);
+                }
+            }
         }
         self.full = false;
     }

@@ -188,13 +188,9 @@ impl Screen {
         px.clear();
         px.resize(w, 0);
         self.compose_row(y, &mut px);
-        self.bytes.clear();
-        self.bytes.extend(px.iter().flat_map(|p| p.to_le_bytes()));
+        let first = u64::from(y) * u64::from(self.width);
+        vbe::write_pixels(bus, first, &px, &mut self.bytes);
         self.px = px;
-        let offset = u64::from(y) * u64::from(self.width) * 4;
-        if let Some(addr) = vbe::lfb_address(offset) {
-            bus.write_bytes(addr, &self.bytes);
-        }
     }
 
     /// Scan line `y` of the picture as 0x00RRGGBB pixels.

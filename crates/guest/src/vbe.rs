@@ -64,3 +64,14 @@ pub fn lfb_address(offset: u64) -> Option<u32> {
         .ok()
         .and_then(|o| LFB_BASE.checked_add(o))
 }
+
+/// Writes `px` (0x00RRGGBB) as 32 bpp pixels into the linear framebuffer from pixel `first`
+/// on, one bulk write; `scratch` holds the bytes and is reused between calls. Pixels a 32-bit
+/// guest cannot address are not written.
+pub fn write_pixels(bus: &mut dyn Bus, first: u64, px: &[u32], scratch: &mut Vec<u8>) {
+    scratch.clear();
+    scratch.extend(px.iter().flat_map(|p| p.to_le_bytes()));
+    if let Some(addr) = lfb_address(first.saturating_mul(4)) {
+        bus.write_bytes(addr, scratch);
+    }
+}

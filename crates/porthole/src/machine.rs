@@ -151,8 +151,7 @@ struct VcpuBus<'a> {
 impl VcpuBus<'_> {
     fn dev(&mut self) -> &mut Devices {
         let dev = self.dev;
-        self.guard
-            .get_or_insert_with(|| dev.lock().unwrap_or_else(PoisonError::into_inner))
+        self.guard.get_or_insert_with(|| lock(dev))
     }
 }
 
@@ -190,7 +189,8 @@ struct VcpuControl {
     running: bool,
     quit: bool,
     reset: bool,
-    mode_request: Option<(u32, u32)>,
+    /// The loop gave the guest something to do (a mode request): wake a sleeping vCPU.
+    poked: bool,
 }
 
 struct VcpuShared {
@@ -198,20 +198,26 @@ struct VcpuShared {
     wake: Condvar,
 }
 
+/// Locks a mutex; a thread that panicked while holding it leaves data that is still usable
+/// here (device registers, guest state), so poisoning is ignored.
+fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl VcpuShared {
     fn control(&self) -> MutexGuard<'_, VcpuControl> {
-        self.control.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.control)
     }
 }
 
 enum Runner {
     /// Run in time slices on the loop thread.
     Inline { guest: Box<dyn Guest>, booted: bool },
-    /// Runs on its own thread once started; `guest` is handed over at [`Machine::start`].
+    /// Runs on its own thread once started. The vCPU holds the guest's lock while it runs a
+    /// frame; the loop takes it only to hand over a viewer's mode request.
     Vcpu {
-        guest: Option<Box<dyn Guest>>,
+        guest: Arc<Mutex<Box<dyn Guest>>>,
         fps: u32,
-        resizable: bool,
         shared: Arc<VcpuShared>,
         thread: Option<std::thread::JoinHandle<()>>,
     },
@@ -247,8 +253,7 @@ impl Machine {
         let runner = match guest.frame_rate() {
             Some(fps) => Runner::Vcpu {
                 fps,
-                resizable: guest.resizable(),
-                guest: Some(guest),
+                guest: Arc::new(Mutex::new(guest)),
                 shared: Arc::new(VcpuShared {
                     control: Mutex::new(VcpuControl {
                         running: state == RunState::Running,
@@ -287,19 +292,24 @@ impl Machine {
         else {
             return Ok(());
         };
-        let Some(guest) = guest.take() else {
+        if thread.is_some() {
             return Ok(());
-        };
-        let (dev, shared, fps) = (Arc::clone(&self.dev), Arc::clone(shared), *fps);
+        }
+        let (guest, dev, shared, fps) = (
+            Arc::clone(guest),
+            Arc::clone(&self.dev),
+            Arc::clone(shared),
+            *fps,
+        );
         let handle = std::thread::Builder::new()
             .name(VCPU_THREAD.into())
-            .spawn(move || vcpu_main(guest, &dev, &shared, fps, &frame_done))?;
+            .spawn(move || vcpu_main(&guest, &dev, &shared, fps, &frame_done))?;
         *thread = Some(handle);
         Ok(())
     }
 
     fn dev(&self) -> MutexGuard<'_, Devices> {
-        self.dev.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.dev)
     }
 
     /// The display surface.
@@ -323,7 +333,7 @@ impl Machine {
 
     /// Runs an inline guest for a slice (if running) and renders the card into the surface.
     pub fn refresh(&mut self, now_ms: u64, run_guest: bool) -> Refresh {
-        let mut dev = self.dev.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut dev = lock(&self.dev);
         if let Runner::Inline { guest, booted } = &mut self.runner
             && run_guest
             && self.state == RunState::Running
@@ -377,7 +387,7 @@ impl Machine {
     pub fn resizable(&self) -> bool {
         match &self.runner {
             Runner::Inline { guest, .. } => guest.resizable(),
-            Runner::Vcpu { resizable, .. } => *resizable,
+            Runner::Vcpu { guest, .. } => lock(guest).resizable(),
         }
     }
 
@@ -387,16 +397,13 @@ impl Machine {
     pub fn request_mode(&mut self, width: u32, height: u32) -> bool {
         match &mut self.runner {
             Runner::Inline { guest, .. } => guest.request_mode(width, height),
-            Runner::Vcpu {
-                resizable, shared, ..
-            } => {
-                if *resizable && guest::bench::check_size(width, height).is_ok() {
-                    shared.control().mode_request = Some((width, height));
+            Runner::Vcpu { guest, shared, .. } => {
+                let taken = lock(guest).request_mode(width, height);
+                if taken {
+                    shared.control().poked = true;
                     shared.wake.notify_all();
-                    true
-                } else {
-                    false
                 }
+                taken
             }
         }
     }
@@ -417,7 +424,7 @@ impl Drop for Machine {
 /// The vCPU thread: one guest frame per period, dropping frames rather than bursting when it
 /// falls behind (as the benchmark guest does under QEMU).
 fn vcpu_main(
-    mut guest: Box<dyn Guest>,
+    guest: &Mutex<Box<dyn Guest>>,
     dev: &Mutex<Devices>,
     shared: &VcpuShared,
     fps: u32,
@@ -443,10 +450,9 @@ fn vcpu_main(
             if !c.running {
                 continue;
             }
-            if let Some((w, h)) = c.mode_request.take() {
-                guest.request_mode(w, h);
-            }
+            c.poked = false;
         }
+        let mut guest = lock(guest);
         let now_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let mut bus = VcpuBus {
             dev,
@@ -461,6 +467,10 @@ fn vcpu_main(
         }
         let wrote = bus.wrote;
         drop(bus);
+        // Sleep until the next frame, waking early for a state change; a halted guest
+        // sleeps until one comes.
+        let halted = guest.halted();
+        drop(guest);
         if wrote {
             frame_done();
         }
@@ -469,11 +479,8 @@ fn vcpu_main(
         if now > next + period {
             next = now; // behind by more than a frame: drop, don't burst
         }
-        // Sleep until the next frame, waking early for a state change; a halted guest
-        // sleeps until one comes.
-        let halted = guest.halted();
         let mut c = shared.control();
-        while !c.quit && !c.reset && c.mode_request.is_none() && c.running {
+        while !c.quit && !c.reset && !c.poked && c.running {
             if halted {
                 c = shared.wake.wait(c).unwrap_or_else(PoisonError::into_inner);
                 next = Instant::now();

@@ -173,7 +173,6 @@ fn unused_bits(pf: &PixelFormat) -> u32 {
 #[derive(Clone)]
 pub(crate) struct Converter {
     pf: PixelFormat,
-    native: bool,
     /// For 32 bpp formats whose channels are whole bytes (max 255, shifts 0/8/16/24): the
     /// shifts, so a pixel is a byte shuffle without table lookups.
     byte_shifts: Option<(u32, u32, u32)>,
@@ -209,7 +208,6 @@ impl Converter {
         let native = pf == PixelFormat::NATIVE;
         Converter {
             pf,
-            native,
             byte_shifts,
             red: table(pf.red_max, pf.red_shift),
             green: table(pf.green_max, pf.green_shift),
@@ -233,16 +231,9 @@ impl Converter {
 
     /// Appends the wire bytes for `pixels` to `out`.
     pub(crate) fn write_pixels(&self, pixels: &[u32], out: &mut Vec<u8>) {
-        if self.native {
-            // One resize and a fixed-size copy per pixel: the loop vectorizes.
-            let start = out.len();
-            out.resize(start + pixels.len() * 4, 0);
-            for (dst, &p) in out[start..].chunks_exact_mut(4).zip(pixels) {
-                dst.copy_from_slice(&(p & 0x00ff_ffff).to_le_bytes());
-            }
-            return;
-        }
         if let Some((rs, gs, bs)) = self.byte_shifts {
+            // The native format too. One resize and a fixed-size copy per pixel: the loop
+            // vectorizes.
             let (big, fill) = (self.pf.big_endian, self.fill);
             let start = out.len();
             out.resize(start + pixels.len() * 4, 0);
@@ -310,7 +301,7 @@ mod tests {
             b[12] = bs;
             let pf = PixelFormat::parse(&b).unwrap();
             let conv = Converter::new(pf);
-            assert!(conv.byte_shifts.is_some() || conv.native);
+            assert!(conv.byte_shifts.is_some());
             let mut fast = Vec::new();
             conv.write_pixels(&pixels, &mut fast);
             // The table path, one pixel at a time.

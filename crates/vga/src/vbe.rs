@@ -442,6 +442,7 @@ impl Vga {
         let w = crate::render::idx(width);
         let mut rects = RectMerger::default();
         let mut line = vec![0u32; w];
+        let mut spans: Vec<(usize, usize)> = Vec::new();
         for y in 0..height {
             let row_start = params.start + crate::render::idx(y) * params.line_offset;
             let row_len = w * bytes_pp;
@@ -457,7 +458,7 @@ impl Vga {
             }
             // Column spans (in pixels) to look at: the whole line, or only the parts that lie
             // in written pages.
-            let mut spans: Vec<(usize, usize)> = Vec::new();
+            spans.clear();
             if full {
                 spans.push((0, w));
             } else {
@@ -476,7 +477,7 @@ impl Vga {
                     }
                 }
             }
-            for (x0, x1) in spans {
+            for &(x0, x1) in &spans {
                 let src = &self.vbe.mem[row_start + x0 * bytes_pp..row_start + x1 * bytes_pp];
                 let conv = &mut line[x0..x1];
                 convert_line(src, bpp, &params.palette, conv);
